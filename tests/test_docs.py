@@ -1,0 +1,50 @@
+"""Docs that cannot drift: every command has help text and appears in the README with an example."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from recommender.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()):
+    for name, command in sorted(group.commands.items()):
+        path = (*prefix, name)
+        yield path, command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, path)
+
+
+COMMANDS = list(all_commands())
+
+
+def test_there_are_commands():
+    assert len(COMMANDS) >= 3
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_command_has_help(path, command):
+    assert command.help and len(command.help.strip()) > 20, f"taskprof {' '.join(path)} has no help text"
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help, f"option {param.opts} of taskprof {' '.join(path)} has no help text"
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_command_is_in_readme(path, command):
+    pattern = r"taskprof " + r"\s+".join(map(re.escape, path)) + r"\b"
+    assert re.search(pattern, README), f"README.md has no example of `taskprof {' '.join(path)}`"
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in ci
+    assert "<!-- test-command -->" in README
+    assert "ruff check" in ci
