@@ -5,6 +5,9 @@ from click.testing import CliRunner
 
 from recommender.cli import cli
 
+# The loopback Ollama server and its fixtures live beside the tests that use them.
+pytest_plugins = ["tests.ollama_server"]
+
 
 @pytest.fixture(autouse=True)
 def taskprof_home(tmp_path, monkeypatch):

@@ -1,0 +1,1 @@
+"""A loopback HTTP server that speaks Ollama's wire protocol (filled in by the Ollama issue)."""
