@@ -48,3 +48,14 @@ def test_ci_runs_the_readme_test_command():
     assert "<!-- test-command -->" in ci
     assert "<!-- test-command -->" in README
     assert "ruff check" in ci
+
+
+def test_profiles_doc_covers_every_profile_and_model():
+    from recommender.profiles import load_catalogue
+
+    doc = (ROOT / "docs" / "profiles.md").read_text(encoding="utf-8")
+    for profile in load_catalogue().values():
+        assert f"### {profile.name}" in doc
+        for model in profile.models:
+            assert f"`{model.ref}`" in doc
+            assert model.ref in README
