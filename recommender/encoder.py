@@ -183,6 +183,10 @@ class FullEncoder:
             raise ArtifactError(f"the artifact was trained with encoder weights {expected_sha256}, not {TEACHER_SHA256}")
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        # Loading bars and load reports are noise on a CLI whose stdout may be JSON.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("TQDM_DISABLE", "1")
         path = teacher_path()
         try:
             from sentence_transformers import SentenceTransformer

@@ -16,7 +16,7 @@ def test_profiles_table_lists_every_profile(run):
 
 
 def test_profiles_json_fields(run):
-    data = json.loads(run("profiles", "--json").output)
+    data = json.loads(run("profiles", "--json").stdout)
     assert len(data) == 13
     first = data[0]
     assert {"name", "kind", "description", "models", "recommended_for", "size_gb"} <= set(first)
@@ -31,7 +31,7 @@ def test_profiles_show(run):
     assert "granite3.1-dense:8b" in result.output
     assert "llama3.3:70b" in result.output
     assert "Pick for" in result.output
-    data = json.loads(run("profiles", "show", "writing", "--json").output)
+    data = json.loads(run("profiles", "show", "writing", "--json").stdout)
     assert data["name"] == "writing"
 
 
@@ -40,13 +40,13 @@ def test_profiles_size_prints_deduplicated_total(run):
     assert result.exit_code == 0
     assert "Total to download: 122.3 GB (9 distinct models)" in result.output
     assert "348.8 GB" in result.output
-    data = json.loads(run("profiles", "size", "--json").output)
+    data = json.loads(run("profiles", "size", "--json").stdout)
     assert data["total_gb"] == 122.3
     assert data["naive_gb"] == 348.8
 
 
 def test_profiles_size_named_and_tier(run):
-    data = json.loads(run("profiles", "size", "programming", "data-work", "--tier", "fast", "--json").output)
+    data = json.loads(run("profiles", "size", "programming", "data-work", "--tier", "fast", "--json").stdout)
     assert data["total_gb"] == 4.7
     assert [m["ref"] for m in data["models"]] == ["qwen2.5-coder:7b"]
 

@@ -25,7 +25,7 @@ def test_suggest_review_this_contract(run):
 
 def test_suggest_json_fields(run):
     result = run("suggest", "--json", "--no-log", "write a SQL query for monthly revenue by region")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert set(data) >= JSON_FIELDS
     assert data["profile"] == "data-work"
     assert data["abstained"] is False and data["fallback_profile"] is None
@@ -38,7 +38,7 @@ def test_suggest_json_fields(run):
 
 def test_suggest_abstains_and_falls_back(run):
     result = run("suggest", "--json", "--no-log", "tell me a joke")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["abstained"] is True
     assert data["fallback_profile"] == "balanced"
     assert data["profile"] in dataset.TASK_LABELS
@@ -50,7 +50,7 @@ def test_suggest_abstains_and_falls_back(run):
 
 def test_suggest_reads_piped_stdin(run):
     result = run("suggest", "--json", "--no-log", input="design a notification service for 50M users\n")
-    assert json.loads(result.output)["profile"] == "systems-architecture"
+    assert json.loads(result.stdout)["profile"] == "systems-architecture"
 
 
 def test_undecodable_stdin_is_one_line_error(run):
@@ -71,7 +71,7 @@ def test_huge_text_is_truncated_with_a_note(run):
     result = run("suggest", "--no-log", "summarise this report " * 100_000)
     assert result.exit_code == 0
     assert "longer than the encoder reads" in result.output
-    data = json.loads(run("suggest", "--json", "--no-log", "summarise this report " * 100_000).output)
+    data = json.loads(run("suggest", "--json", "--no-log", "summarise this report " * 100_000).stdout)
     assert data["truncated"] is True
 
 
@@ -79,7 +79,7 @@ def test_batch_one_object_per_line_in_order(run):
     lines = ["review this contract", "", "write a python function to flatten a nested list", "tell me a joke"]
     result = run("suggest", "--batch", input="\n".join(lines) + "\n")
     assert result.exit_code == 0
-    rows = [json.loads(line) for line in result.output.splitlines()]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 4
     assert rows[0]["profile"] == "document-intelligence"
     assert rows[1] == {"text": "", "error": "empty line"}
@@ -92,8 +92,8 @@ def test_batch_rejects_text_argument(run):
 
 
 def test_memory_option_changes_the_tier(run):
-    small = json.loads(run("suggest", "--json", "--no-log", "--memory", "8GB", "design a URL shortener").output)
-    big = json.loads(run("suggest", "--json", "--no-log", "--memory", "128GB", "design a URL shortener").output)
+    small = json.loads(run("suggest", "--json", "--no-log", "--memory", "8GB", "design a URL shortener").stdout)
+    big = json.loads(run("suggest", "--json", "--no-log", "--memory", "128GB", "design a URL shortener").stdout)
     assert small["recommended_tier"] == "fast"
     assert big["recommended_tier"] == "quality"
 
@@ -106,6 +106,6 @@ def test_bad_memory_value_is_an_error(run):
 
 @pytest.mark.slow
 def test_full_encoder_reference_path(run):
-    data = json.loads(run("suggest", "--json", "--no-log", "--encoder", "full", "review this contract").output)
+    data = json.loads(run("suggest", "--json", "--no-log", "--encoder", "full", "review this contract").stdout)
     assert data["encoder"] == "full"
     assert data["profile"] == "document-intelligence"
