@@ -1,11 +1,95 @@
 """The SQLite usage log: every suggestion, install and use, so taskprof can learn what matters here.
 
-STUB: the interface below is fixed; the usage-log work fills in the storage.
+One database, <data dir>/usage.db. Opening it runs the named migrations that have not run yet,
+in order, inside a write transaction, so concurrent first opens cannot apply one twice. WAL mode
+and a busy timeout let several taskprof processes write at once; every write is a transaction.
+Reading functions never create the file. A file that is not a database, or is damaged, is moved
+aside to usage.db.corrupt-<UTC time> and replaced by a fresh one, with a warning.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from recommender import paths
+from recommender.errors import UsageLogError
+
+T = TypeVar("T")
+BUSY_TIMEOUT_S = 30.0
+# Commands whose events count as a use of a profile in stats (remove and correct do not).
+USE_COMMANDS = ("suggest", "install", "ask", "update", "bench", "auto-install")
+
+# Fills the daily summary from the events table: by migration 005, and after a bulk import.
+DAILY_BACKFILL = (
+    "INSERT INTO daily_uses (day, profile, tier, command, uses, last_ts) "
+    "SELECT substr(ts, 1, 10), ifnull(profile, ''), ifnull(tier, ''), command, COUNT(*), MAX(ts) "
+    "FROM events GROUP BY 1, 2, 3, 4"
+)
+
+# Named migrations, applied in this order and recorded in the `migrations` table. Never edit or
+# reorder one that has shipped: add a new one.
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_create_events",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            command TEXT NOT NULL,
+            profile TEXT,
+            tier TEXT,
+            model TEXT,
+            confidence REAL,
+            abstained INTEGER,
+            text TEXT
+        )""",
+    ),
+    ("002_index_events", "CREATE INDEX events_profile_ts ON events(profile, ts); CREATE INDEX events_command_ts ON events(command, ts)"),
+    (
+        "003_create_bench",
+        """CREATE TABLE bench (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            model TEXT NOT NULL,
+            tokens_per_second REAL,
+            seconds_per_response REAL,
+            load_seconds REAL,
+            ttft_seconds REAL,
+            prompt_tokens_per_second REAL
+        ); CREATE INDEX bench_model_ts ON bench(model, ts)""",
+    ),
+    (
+        "004_create_corrections",
+        """CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            text TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            predicted TEXT
+        )""",
+    ),
+    (
+        "005_create_daily_uses",
+        # Stats read this summary, kept in step with `events` in the same transaction, so that
+        # `usage stats` costs O(days x profiles), not O(events).
+        """CREATE TABLE daily_uses (
+            day TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            command TEXT NOT NULL,
+            uses INTEGER NOT NULL,
+            last_ts TEXT NOT NULL,
+            PRIMARY KEY (day, profile, tier, command)
+        ) WITHOUT ROWID;
+        """ + DAILY_BACKFILL,
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -21,11 +105,398 @@ class Event:
     text: str | None = None
 
 
+@dataclass(frozen=True)
+class StoredEvent(Event):
+    id: int = 0
+    ts: str = ""
+
+
+@dataclass(frozen=True)
+class ProfileUse:
+    profile: str
+    uses: int
+    share: float
+    last_used: str
+    top_tier: str | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    total: int
+    days: int | None
+    profiles: tuple[ProfileUse, ...]
+    commands: dict[str, int]
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    model: str
+    ts: str
+    tokens_per_second: float | None
+    seconds_per_response: float | None
+    load_seconds: float | None
+    ttft_seconds: float | None
+    prompt_tokens_per_second: float | None
+
+
+@dataclass(frozen=True)
+class CorrectionRow:
+    text: str
+    profile: str
+    predicted: str | None
+    ts: str
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class UsageLog:
+    """An open usage database. Use `UsageLog.open()` or the module functions below."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, warning: str | None = None):
+        self.conn = conn
+        self.path = path
+        self.warning = warning  # set when a corrupt file was moved aside while opening
+
+    @classmethod
+    def open(cls, path: Path | None = None, *, create: bool = True) -> UsageLog | None:
+        """Open (and migrate) the log; None when it does not exist and `create` is False."""
+        path = path or paths.usage_db_path()
+        if not create and not path.exists():
+            return None
+        warning = None
+        for attempt in range(2):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = _connect(path)
+                migrate(conn)
+                return cls(conn, path, warning)
+            except sqlite3.DatabaseError as exc:
+                if attempt == 0 and _is_corruption(exc):
+                    warning = move_aside(path, exc)
+                    continue
+                raise UsageLogError(f"usage log {path}: {exc}") from None
+            except OSError as exc:
+                raise UsageLogError(f"usage log {path}: {exc.strerror or exc}") from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """One statement in its own write transaction."""
+        with _transaction(self.conn):
+            return self.conn.execute(sql, params)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are opened explicitly with BEGIN IMMEDIATE.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+    return conn
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error. Takes the write lock up front."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        _retry_locked(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            _retry_locked(lambda: self.conn.execute("COMMIT"))
+        else:
+            self.conn.execute("ROLLBACK")
+        return False
+
+
+def _retry_locked(fn: Callable[[], T], seconds: float = BUSY_TIMEOUT_S) -> T:
+    """Retry on 'database is locked': some lock waits (the WAL switch, a busy snapshot) skip the busy handler."""
+    deadline = time.monotonic() + seconds
+    delay = 0.005
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the migrations not yet applied; returns their names."""
+    conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+    pending = [m for m in MIGRATIONS if m[0] not in applied]
+    if not pending:
+        return []
+    done = []
+    with _transaction(conn):
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                continue
+            for statement in sql.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now_utc()))
+            done.append(name)
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    return done
+
+
+def rebuild_summary(conn: sqlite3.Connection) -> None:
+    """Recompute daily_uses from events (after a bulk import that bypassed record())."""
+    with _transaction(conn):
+        conn.execute("DELETE FROM daily_uses")
+        conn.execute(DAILY_BACKFILL)
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return "not a database" in str(exc) or "malformed" in str(exc)
+
+
+def move_aside(path: Path, exc: Exception) -> str:
+    """Keep a damaged database for inspection and make room for a fresh one."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, target.with_name(target.name + suffix))
+    return f"the usage log was damaged ({exc}); moved it to {target} and started a new one"
+
+
+def _with_log(fn: Callable[[UsageLog], T], *, create: bool, empty: T, path: Path | None = None) -> tuple[T, str | None]:
+    """Run fn on the open log; a database that turns out damaged mid-query is moved aside once."""
+    for attempt in range(2):
+        log = UsageLog.open(path, create=create)
+        if log is None:
+            return empty, None
+        try:
+            return fn(log), log.warning
+        except sqlite3.DatabaseError as exc:
+            log.close()
+            if attempt == 0 and _is_corruption(exc):
+                warning = move_aside(log.path, exc)
+                if not create:
+                    return empty, warning
+                result, _ = _with_log(fn, create=create, empty=empty, path=path)
+                return result, warning
+            raise UsageLogError(f"usage log {log.path}: {exc}") from None
+        finally:
+            log.close()
+    raise AssertionError("unreachable")
+
+
+# --- settings that gate logging ----------------------------------------------------------------
+
+
+def logging_enabled() -> bool:
+    from recommender import config
+
+    return bool(config.load().get("logging", True))
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
 def record(event: Event) -> str | None:
     """Append one event unless logging is switched off.
 
     Never raises: a failure to log must not fail the command. Returns a one-line warning for the
-    CLI to print on stderr when something went wrong (e.g. a corrupt database was moved aside),
-    else None.
+    CLI to print on stderr when something went wrong, else None.
     """
-    return None
+    try:
+        if not logging_enabled():
+            return None
+        _, warning = _with_log(lambda log: _insert(log, event), create=True, empty=None)
+        return warning
+    except Exception as exc:
+        return f"could not record usage: {exc}"
+
+
+def _insert(log: UsageLog, event: Event) -> None:
+    ts = now_utc()
+    with _transaction(log.conn):
+        log.conn.execute(
+            "INSERT INTO events (ts, command, profile, tier, model, confidence, abstained, text) VALUES (?,?,?,?,?,?,?,?)",
+            (ts, event.command, event.profile, event.tier, event.model, event.confidence,
+             None if event.abstained is None else int(event.abstained), event.text),
+        )
+        log.conn.execute(
+            "INSERT INTO daily_uses (day, profile, tier, command, uses, last_ts) VALUES (?,?,?,?,1,?) "
+            "ON CONFLICT (day, profile, tier, command) DO UPDATE SET uses = uses + 1, last_ts = max(last_ts, excluded.last_ts)",
+            (ts[:10], event.profile or "", event.tier or "", event.command, ts),
+        )
+
+
+def record_bench(model: str, *, tokens_per_second: float | None, seconds_per_response: float | None,
+                 load_seconds: float | None, ttft_seconds: float | None,
+                 prompt_tokens_per_second: float | None) -> str | None:
+    """Store one benchmark result; returns a warning like record()."""
+    def insert(log: UsageLog) -> None:
+        log.write(
+            "INSERT INTO bench (ts, model, tokens_per_second, seconds_per_response, load_seconds, ttft_seconds,"
+            " prompt_tokens_per_second) VALUES (?,?,?,?,?,?,?)",
+            (now_utc(), model, tokens_per_second, seconds_per_response, load_seconds, ttft_seconds,
+             prompt_tokens_per_second),
+        )
+    _, warning = _with_log(insert, create=True, empty=None)
+    return warning
+
+
+def record_correction(*, text: str, profile: str, predicted: str | None) -> int:
+    """Store a correction; returns how many corrections are stored."""
+    def insert(log: UsageLog) -> int:
+        with _transaction(log.conn):
+            log.conn.execute("INSERT INTO corrections (ts, text, profile, predicted) VALUES (?,?,?,?)",
+                             (now_utc(), text, profile, predicted))
+            return log.conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0]
+    count, _ = _with_log(insert, create=True, empty=0)
+    return count
+
+
+def clear() -> int:
+    """Delete every event (corrections and benchmark results stay); returns how many went."""
+    def delete(log: UsageLog) -> int:
+        with _transaction(log.conn):
+            log.conn.execute("DELETE FROM daily_uses")
+            return log.conn.execute("DELETE FROM events").rowcount
+    count, _ = _with_log(delete, create=False, empty=0)
+    return count
+
+
+# --- reading (never creates the database) ------------------------------------------------------
+
+
+def _since(days: int | None) -> str:
+    if days is None:
+        return ""
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+
+
+def stats(days: int | None = None) -> tuple[Stats, str | None]:
+    """Uses per profile from the daily summary; with `days`, whole UTC days back from today."""
+    def query(log: UsageLog) -> Stats:
+        since = _since(days)[:10]
+        rows = log.conn.execute(
+            "SELECT profile, tier, command, SUM(uses), MAX(last_ts) FROM daily_uses WHERE day >= ? "
+            "GROUP BY profile, tier, command", (since,)
+        ).fetchall()
+        per_profile: dict[str, list] = {}
+        per_tier: dict[tuple[str, str], int] = {}
+        commands: dict[str, int] = {}
+        for profile, tier, command, n, last in rows:
+            commands[command] = commands.get(command, 0) + n
+            if command not in USE_COMMANDS or not profile:
+                continue
+            entry = per_profile.setdefault(profile, [0, ""])
+            entry[0] += n
+            entry[1] = max(entry[1], last)
+            if tier:
+                per_tier[(profile, tier)] = per_tier.get((profile, tier), 0) + n
+        total = sum(n for n, _ in per_profile.values())
+
+        def top_tier(profile: str) -> str | None:
+            tiers = [(n, t) for (p, t), n in per_tier.items() if p == profile]
+            return max(tiers)[1] if tiers else None
+
+        uses = sorted(
+            (ProfileUse(p, n, n / total, last, top_tier(p)) for p, (n, last) in per_profile.items()),
+            key=lambda u: (-u.uses, u.profile),
+        )
+        return Stats(total, days, tuple(uses), commands)
+
+    return _with_log(query, create=False, empty=Stats(0, days, (), {}))
+
+
+def top_profiles(limit: int = 5, days: int | None = None) -> list[ProfileUse]:
+    result, _ = stats(days)
+    return list(result.profiles[:limit])
+
+
+def profile_counts(days: int | None = None) -> dict[str, int]:
+    result, _ = stats(days)
+    return {u.profile: u.uses for u in result.profiles}
+
+
+def times_suggested(profile: str) -> int:
+    def query(log: UsageLog) -> int:
+        return log.conn.execute(
+            "SELECT ifnull(SUM(uses), 0) FROM daily_uses WHERE command = 'suggest' AND profile = ?", (profile,)
+        ).fetchone()[0]
+    count, _ = _with_log(query, create=False, empty=0)
+    return count
+
+
+def last_suggestion() -> StoredEvent | None:
+    def query(log: UsageLog) -> StoredEvent | None:
+        row = log.conn.execute(
+            "SELECT id, ts, command, profile, tier, model, confidence, abstained, text FROM events "
+            "WHERE command = 'suggest' AND text IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return _event(row) if row else None
+    event, _ = _with_log(query, create=False, empty=None)
+    return event
+
+
+def events(days: int | None = None) -> Iterator[StoredEvent]:
+    """Every event, oldest first (for export)."""
+    log = UsageLog.open(create=False)
+    if log is None:
+        return
+    try:
+        for row in log.conn.execute(
+            "SELECT id, ts, command, profile, tier, model, confidence, abstained, text FROM events "
+            "WHERE ts >= ? ORDER BY id", (_since(days),)
+        ):
+            yield _event(row)
+    except sqlite3.DatabaseError as exc:
+        raise UsageLogError(f"usage log {log.path}: {exc}") from None
+    finally:
+        log.close()
+
+
+def _event(row: tuple) -> StoredEvent:
+    id_, ts, command, profile, tier, model, confidence, abstained, text = row
+    return StoredEvent(command=command, profile=profile, tier=tier, model=model, confidence=confidence,
+                       abstained=None if abstained is None else bool(abstained), text=text, id=id_, ts=ts)
+
+
+def corrections() -> list[CorrectionRow]:
+    def query(log: UsageLog) -> list[CorrectionRow]:
+        return [CorrectionRow(t, p, pr, ts) for t, p, pr, ts in
+                log.conn.execute("SELECT text, profile, predicted, ts FROM corrections ORDER BY id")]
+    rows, _ = _with_log(query, create=False, empty=[])
+    return rows
+
+
+def latest_bench(refs: list[str] | None = None) -> dict[str, BenchResult]:
+    """The newest benchmark result of each model (of `refs`, or of all)."""
+    def query(log: UsageLog) -> dict[str, BenchResult]:
+        rows = log.conn.execute(
+            "SELECT model, ts, tokens_per_second, seconds_per_response, load_seconds, ttft_seconds, "
+            "prompt_tokens_per_second FROM bench b WHERE id = (SELECT MAX(id) FROM bench WHERE model = b.model)"
+        ).fetchall()
+        found = {r[0]: BenchResult(*r) for r in rows}
+        return found if refs is None else {k: v for k, v in found.items() if k in refs}
+    result, _ = _with_log(query, create=False, empty={})
+    return result
