@@ -112,3 +112,15 @@ def recommend_tier(profile: Profile, machine: Machine) -> TierChoice:
         reason = f"even {fast.ref} (~{model_memory_bytes(fast) / GB:.0f} GB) is tight on {have:.0f} GB; expect swapping"
     hint = f"For the quality tier, point OLLAMA_HOST at a machine with ~{need / USABLE_SHARE:.0f} GB or more."
     return TierChoice("fast", reason, hint)
+
+
+# The design's expectations, seconds per response by model size (B parameters up to the bound).
+EXPECTED_SECONDS = ((9.0, (2, 5)), (16.0, (5, 10)), (40.0, (10, 20)), (float("inf"), (20, 40)))
+
+
+def expected_seconds(model: Model) -> tuple[int, int]:
+    """The design's seconds-per-response range for a model of this size (7-8B 2-5 s ... 70B 20-40 s)."""
+    for bound, window in EXPECTED_SECONDS:
+        if model.params_b <= bound:
+            return window
+    raise AssertionError("unreachable")

@@ -447,6 +447,21 @@ def times_suggested(profile: str) -> int:
     return count
 
 
+def installed_by_user() -> set[str]:
+    """Profiles the user has installed through taskprof (install events), for `remove` to respect."""
+
+    def query(log: UsageLog) -> set[str]:
+        # The latest install or remove of each profile decides.
+        rows = log.conn.execute(
+            "SELECT profile, command FROM events WHERE id IN (SELECT MAX(id) FROM events "
+            "WHERE command IN ('install', 'remove') AND profile IS NOT NULL GROUP BY profile)"
+        ).fetchall()
+        return {profile for profile, command in rows if command == "install"}
+
+    found, _ = _with_log(query, create=False, empty=set())
+    return found
+
+
 def last_suggestion() -> StoredEvent | None:
     def query(log: UsageLog) -> StoredEvent | None:
         row = log.conn.execute(

@@ -29,12 +29,18 @@ def gb(value: float) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> str:
     """A plain-text table; columns whose index is in `right` are right-aligned."""
+    def width(cell: str) -> int:
+        return len(click.unstyle(cell))  # colour codes take no room on screen
+
     widths = [len(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        widths = [max(w, width(cell)) for w, cell in zip(widths, row, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        parts = []
+        for i, (cell, w) in enumerate(zip(cells, widths, strict=True)):
+            pad = " " * (w - width(cell))
+            parts.append(pad + cell if i in right else cell + pad)
         return "  ".join(parts).rstrip()
 
     out = [style(line(headers), bold=True), line(["-" * w for w in widths])]

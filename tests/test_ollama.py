@@ -1,0 +1,416 @@
+"""install, suggest --install, status, remove, update and ask, end to end through the real ollama
+client against the loopback server in tests/ollama_server.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from recommender import installer, usage
+from recommender.errors import InputError
+from tests.ollama_server import EVAL_COUNT, UNKNOWN_MANIFEST
+
+
+def write_profile(home: Path, name: str, fast: str, quality: str, size_gb: float = 0.01) -> None:
+    """A user profile in the data dir (overriding a bundled one of the same name): tiny downloads,
+    so the disk check passes on any machine the tests run on."""
+    def model(ref: str, tier: str) -> dict:
+        model_name, tag = ref.split(":")
+        return {"name": model_name, "tag": tag, "tier": tier, "purpose": f"The {tier} one.",
+                "size_gb": size_gb, "params_b": 7.6 if tier == "fast" else 32.8, "context": 32768}
+
+    folder = home / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps({
+        "name": name, "kind": "task", "description": f"Test profile {name}.",
+        "models": [model(fast, "fast"), model(quality, "quality")],
+        "recommended_for": ["tests"], "size_estimate": "tiny",
+    }))
+
+
+@pytest.fixture
+def small(taskprof_home, ollama_server):
+    """programming, research and writing as tiny profiles with their real model names, all pullable."""
+    write_profile(taskprof_home, "programming", "qwen2.5-coder:7b", "qwen2.5-coder:32b")
+    write_profile(taskprof_home, "research", "llama3.1:8b", "llama3.3:70b")
+    write_profile(taskprof_home, "writing", "llama3.1:8b", "llama3.3:70b")
+    for ref in ("qwen2.5-coder:7b", "qwen2.5-coder:32b", "llama3.1:8b", "llama3.3:70b"):
+        ollama_server.publish(ref)
+    return ollama_server
+
+
+def pulls(fake) -> list[str]:
+    return [body.get("model") for method, path, body in fake.requests if path == "/api/pull"]
+
+
+# --- the address -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    (None, "http://127.0.0.1:11434"),
+    ("", "http://127.0.0.1:11434"),
+    ("1.2.3.4", "http://1.2.3.4:11434"),
+    (":56789", "http://127.0.0.1:56789"),
+    ("1.2.3.4:56789", "http://1.2.3.4:56789"),
+    ("http://1.2.3.4", "http://1.2.3.4:80"),
+    ("https://1.2.3.4", "https://1.2.3.4:443"),
+    ("https://example.com:56789/path/", "https://example.com:56789/path"),
+    ("example.com", "http://example.com:11434"),
+    ("example.com/", "http://example.com:11434"),
+    ("[::1]", "http://[::1]:11434"),
+    ("[0001:002:003:0004::1]:56789", "http://[1:2:3:4::1]:56789"),
+    ("0.0.0.0", "http://127.0.0.1:11434"),
+    ("0.0.0.0:9999", "http://127.0.0.1:9999"),
+])
+def test_every_host_form_ollama_accepts(given, expected, monkeypatch):
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    got = installer.resolve_host(given)
+    # IPv6 literals are compared as addresses: the parser may shorten them.
+    assert got == expected or (socket.inet_pton(socket.AF_INET6, "1:2:3:4::1") and got.replace("0001:002:003:0004", "1:2:3:4") == expected)
+
+
+def test_ollama_host_variable_is_read_when_no_flag(monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "gpu-box:8080")
+    assert installer.resolve_host() == "http://gpu-box:8080"
+    assert installer.resolve_host("other") == "http://other:11434"
+
+
+def test_bad_host_is_an_input_error():
+    with pytest.raises(InputError):
+        installer.resolve_host("ftp://nope")
+    with pytest.raises(InputError):
+        installer.resolve_host("host:99999")
+
+
+def test_local_and_remote():
+    assert installer.is_local("http://127.0.0.1:11434")
+    assert installer.is_local("http://localhost:1")
+    assert not installer.is_local("http://gpu-box:11434")
+
+
+def test_models_dir_follows_ollama_models(monkeypatch, tmp_path):
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "m"))
+    assert installer.models_dir() == tmp_path / "m"
+    monkeypatch.delenv("OLLAMA_MODELS")
+    assert installer.models_dir() == Path.home() / ".ollama" / "models"
+    assert installer.free_bytes(tmp_path / "does" / "not" / "exist") > 0
+
+
+# --- install -------------------------------------------------------------------------------------
+
+
+def test_install_pulls_both_tiers_with_progress_and_a_summary(run, small):
+    result = run("install", "programming", "--yes", "--host", small.host)
+    assert result.exit_code == 0, result.output
+    assert {"qwen2.5-coder:7b", "qwen2.5-coder:32b"} <= set(small.installed)
+    assert "pulling qwen2.5-coder:7b" in result.stderr
+    assert "qwen2.5-coder:32b:  50% of 2.0 MB" in result.stderr  # aggregated over its three layers
+    assert "Installed: qwen2.5-coder:7b, qwen2.5-coder:32b" in result.stdout
+    assert "Free disk where Ollama keeps models" in result.stdout
+    assert [e.command for e in usage.events()] == ["install"]
+
+
+def test_install_skips_what_is_installed(run, small):
+    small.install("qwen2.5-coder:7b")
+    result = run("install", "programming", "--yes", "--host", small.host)
+    assert result.exit_code == 0, result.output
+    assert pulls(small) == ["qwen2.5-coder:32b"]
+    assert "Already present: qwen2.5-coder:7b" in result.stdout
+
+
+def test_everything_installed_downloads_nothing(run, small):
+    small.install("qwen2.5-coder:7b")
+    small.install("qwen2.5-coder:32b")
+    result = run("install", "programming", "--host", small.host)
+    assert result.exit_code == 0
+    assert "Everything is already installed" in result.stdout
+    assert pulls(small) == []
+
+
+def test_shared_models_are_planned_and_pulled_once(run, small):
+    result = run("install", "research", "writing", "--yes", "--host", small.host)
+    assert result.exit_code == 0, result.output
+    assert sorted(pulls(small)) == ["llama3.1:8b", "llama3.3:70b"]
+    assert "in 2 model(s)" in result.stdout
+
+
+def test_tier_fast_pulls_only_the_fast_model(run, small):
+    assert run("install", "programming", "--tier", "fast", "--yes", "--host", small.host).exit_code == 0
+    assert pulls(small) == ["qwen2.5-coder:7b"]
+
+
+def test_dry_run_shows_the_plan_and_downloads_nothing(run, small):
+    result = run("install", "programming", "--dry-run", "--host", small.host)
+    assert result.exit_code == 0
+    assert "to download" in result.stdout and "Dry run" in result.stdout
+    assert pulls(small) == []
+
+
+def test_without_a_terminal_or_yes_it_refuses_instead_of_hanging(run, small):
+    result = run("install", "programming", "--host", small.host)
+    assert result.exit_code == 1
+    assert "add --yes" in result.output
+    assert pulls(small) == []
+
+
+def test_a_download_that_cannot_fit_is_refused(run, small, taskprof_home):
+    write_profile(taskprof_home, "huge", "qwen2.5-coder:7b", "qwen2.5-coder:32b", size_gb=2000)  # 4 TB in all
+    result = run("install", "huge", "--yes", "--host", small.host)
+    assert result.exit_code == 1
+    assert "not enough disk" in result.output
+    assert pulls(small) == []
+
+
+def test_unknown_tag_fails_with_the_servers_reason_and_the_rest_go_on(run, small, taskprof_home):
+    write_profile(taskprof_home, "mixed", "qwen2.5-coder:7b", "llama3.3:8b")
+    result = run("install", "mixed", "--yes", "--host", small.host)
+    assert result.exit_code == 1
+    assert "qwen2.5-coder:7b" in small.installed
+    assert f"llama3.3:8b: Ollama at {small.host} refused to pull llama3.3:8b: {UNKNOWN_MANIFEST}" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_a_server_error_fails_that_model_without_a_traceback(run, small):
+    small.fail_500.add("/api/pull")
+    result = run("install", "programming", "--yes", "--host", small.host)
+    assert result.exit_code == 1
+    assert "HTTP 500" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_a_dropped_connection_fails_one_model_and_a_rerun_resumes(run, small):
+    small.drop_after["qwen2.5-coder:7b"] = 900_000
+    first = run("install", "programming", "--yes", "--host", small.host)
+    assert first.exit_code == 1
+    assert "qwen2.5-coder:7b: the connection to Ollama" in first.stdout
+    assert "qwen2.5-coder:32b" in small.installed  # the rest went on
+    weights = small.library["qwen2.5-coder:7b:".rstrip(":")][0]
+    assert 0 < small.blobs[weights.digest] < weights.size  # a partial blob stays on the server
+    partial = small.blobs[weights.digest]
+
+    second = run("install", "programming", "--yes", "--host", small.host)
+    assert second.exit_code == 0, second.output
+    assert "qwen2.5-coder:7b" in small.installed
+    assert pulls(small).count("qwen2.5-coder:7b") == 2
+    assert partial >= 800_000  # resumed from there, not from zero: the server only sent the rest
+
+
+def test_ollama_down_is_one_line_within_three_seconds(run, dead_host, small):
+    started = time.monotonic()
+    result = run("install", "programming", "--yes", "--host", dead_host)
+    assert time.monotonic() - started < 3
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [f"Error: Ollama is not reachable at {dead_host}: start it with `ollama serve` "
+                     "(or open the Ollama app), or point --host / OLLAMA_HOST at a running server"]
+
+
+@pytest.fixture
+def silent_host():
+    """A port that accepts connections and never answers: the timeout path, not the refused one."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_server_that_never_answers_is_unreachable_within_three_seconds(run, silent_host):
+    started = time.monotonic()
+    result = run("status", "--host", silent_host)
+    assert time.monotonic() - started < 3
+    assert result.exit_code == 1
+    assert f"Error: Ollama is not reachable at {silent_host}" in result.output
+
+
+def test_ollama_host_variable_reaches_the_server(run, small):
+    port = small.host.rsplit(":", 1)[1]
+    result = run("install", "programming", "--tier", "fast", "--yes", env={"OLLAMA_HOST": f"127.0.0.1:{port}"})
+    assert result.exit_code == 0, result.output
+    assert pulls(small) == ["qwen2.5-coder:7b"]
+
+
+def test_unknown_and_path_like_profiles_are_rejected(run, small):
+    for name in ("nope", "../etc/passwd"):
+        result = run("install", name, "--yes", "--host", small.host)
+        assert result.exit_code == 1
+        assert "Traceback" not in result.output
+    assert pulls(small) == []
+
+
+def test_ctrl_c_stops_at_once_and_says_what_finished(small, taskprof_home):
+    small.line_delay = 0.05
+    small.chunk = 100_000  # 20 lines a weights layer, about a second per model
+    env = {**os.environ, "TASKPROF_HOME": str(taskprof_home), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recommender", "install", "programming", "--yes", "--host", small.host],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + 30
+    # Fast models are pulled first; interrupt once the quality model's pull has begun.
+    while "qwen2.5-coder:32b" not in pulls(small) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert "Interrupted while pulling qwen2.5-coder:32b. Finished: qwen2.5-coder:7b." in err
+    assert "Traceback" not in err + out
+
+
+# --- suggest --install ------------------------------------------------------------------------
+
+
+def test_suggest_install_classifies_then_installs(run, small):
+    result = run("suggest", "--install", "--tier", "fast", "--yes", "--host", small.host,
+                 "fix the segfault in my C++ linked list implementation")
+    assert result.exit_code == 0, result.output
+    assert "programming" in result.stdout
+    assert pulls(small) == ["qwen2.5-coder:7b"]
+    assert [e.command for e in usage.events()] == ["suggest", "install"]
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+def test_status_reports_server_and_per_profile_state(run, small):
+    small.install("qwen2.5-coder:7b")
+    small.install("llama3.1:8b")
+    small.install("llama3.3:70b")
+    data = json.loads(run("status", "--json", "--memory", "24GB", "--host", small.host).stdout)
+    assert data["server"] == {"host": small.host, "reachable": True, "version": "0.12.6", "error": None}
+    by_name = {p["name"]: p for p in data["profiles"]}
+    assert by_name["programming"]["state"] == "partial"
+    assert by_name["programming"]["tiers"]["fast"]["installed"] is True
+    assert by_name["programming"]["tiers"]["fast"]["disk_bytes"] == small.installed["qwen2.5-coder:7b"]["size"] == 2_001_296
+    assert by_name["programming"]["tiers"]["quality"]["installed"] is False
+    assert by_name["research"]["state"] == "installed"
+    assert by_name["data-work"]["state"] == "partial"  # shares qwen2.5-coder:7b
+    assert by_name["skills-building"]["state"] == "missing"
+    # 24 GB cannot hold a 70B model; it can hold an 8B one.
+    assert by_name["brainstorming"]["tiers"]["quality"]["fits"] is False
+    assert by_name["brainstorming"]["tiers"]["fast"]["fits"] is True
+    text = run("status", "--memory", "24GB", "--host", small.host)
+    assert text.exit_code == 0
+    assert "qwen2.5-coder:7b [yes]" in text.stdout and "llama3.3:70b [yes x]" in text.stdout
+    assert "qwen2.5:32b [no x]" in text.stdout and "2.0 MB" in text.stdout
+
+
+def test_status_when_ollama_is_down(run, dead_host):
+    result = run("status", "--json", "--host", dead_host)
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["server"]["reachable"] is False
+    assert {p["state"] for p in data["profiles"]} == {"unknown"}
+
+
+# --- remove --------------------------------------------------------------------------------------
+
+
+def test_remove_deletes_models_no_other_profile_in_use_needs(run, small):
+    assert run("install", "research", "--yes", "--host", small.host).exit_code == 0
+    result = run("remove", "research", "--yes", "--host", small.host)
+    assert result.exit_code == 0, result.output
+    assert "llama3.1:8b" not in small.installed and "llama3.3:70b" not in small.installed
+    assert "remove  llama3.1:8b" in result.stdout
+
+
+def test_remove_keeps_models_another_installed_profile_uses(run, small):
+    assert run("install", "research", "writing", "--yes", "--host", small.host).exit_code == 0
+    result = run("remove", "research", "--yes", "--host", small.host)
+    assert result.exit_code == 0
+    assert {"llama3.1:8b", "llama3.3:70b"} <= set(small.installed)
+    assert "keep    llama3.1:8b: still used by writing" in result.stdout
+    assert "Nothing to delete" in result.stdout
+
+
+def test_remove_keeps_a_model_a_partly_installed_profile_shares(run, small, taskprof_home):
+    write_profile(taskprof_home, "data-work", "qwen2.5-coder:7b", "deepseek-r1:32b")
+    small.install("qwen2.5-coder:7b")
+    small.install("qwen2.5-coder:32b")
+    small.install("deepseek-r1:32b")
+    result = run("remove", "programming", "--yes", "--host", small.host)
+    assert result.exit_code == 0
+    assert "qwen2.5-coder:7b" in small.installed  # data-work still has deepseek-r1:32b installed
+    assert "qwen2.5-coder:32b" not in small.installed
+
+
+def test_remove_without_yes_or_terminal_refuses(run, small):
+    small.install("qwen2.5-coder:7b")
+    result = run("remove", "programming", "--host", small.host)
+    assert result.exit_code == 1
+    assert "qwen2.5-coder:7b" in small.installed
+
+
+# --- update --------------------------------------------------------------------------------------
+
+
+def test_update_repulls_latest_models_and_reports_digests(run, ollama_server, taskprof_home):
+    write_profile(taskprof_home, "fast", "llama3.2:latest", "llama3.1:8b")
+    (taskprof_home / "profiles" / "fast.json").write_text(
+        (taskprof_home / "profiles" / "fast.json").read_text().replace('"kind": "task"', '"kind": "general"')
+    )
+    before = ollama_server.install("llama3.2:latest")
+    ollama_server.install("llama3.1:8b")
+    old_digest = ollama_server.installed[before]["digest"]
+
+    unchanged = run("update", "fast", "--host", ollama_server.host)
+    assert unchanged.exit_code == 0, unchanged.output
+    assert f"unchanged llama3.2:latest: {old_digest[:12]}" in unchanged.stdout
+
+    ollama_server.publish_update("llama3.2:latest")
+    changed = run("update", "--host", ollama_server.host)
+    assert changed.exit_code == 0, changed.output
+    new_digest = ollama_server.installed[before]["digest"]
+    assert new_digest != old_digest
+    assert f"llama3.2:latest: {old_digest[:12]} -> {new_digest[:12]}" in changed.stdout
+    assert pulls(ollama_server) == ["llama3.2:latest", "llama3.2:latest"]  # never the pinned llama3.1:8b
+
+
+def test_update_with_nothing_following_latest(run, small):
+    small.install("qwen2.5-coder:7b")
+    result = run("update", "programming", "--host", small.host)
+    assert result.exit_code == 0
+    assert "nothing to update" in result.stdout
+
+
+# --- ask -----------------------------------------------------------------------------------------
+
+
+def test_ask_streams_the_answer_from_the_installed_model(run, small):
+    small.install("qwen2.5-coder:7b")
+    result = run("ask", "--host", small.host, "--memory", "16GB", "write a python function that reverses a list")
+    assert result.exit_code == 0, result.output
+    assert small.reply in result.stdout
+    assert "answered by qwen2.5-coder:7b" in result.stderr
+    assert f"{EVAL_COUNT / 3:.1f} tokens/s" in result.stderr
+    chats = [body for _, path, body in small.requests if path == "/api/chat"]
+    assert chats[0]["model"] == "qwen2.5-coder:7b" and chats[0]["stream"] is True
+    assert [(e.command, e.model) for e in usage.events()] == [("ask", "qwen2.5-coder:7b")]
+
+
+def test_ask_falls_back_to_the_other_tier(run, small):
+    small.install("qwen2.5-coder:32b")
+    result = run("ask", "--tier", "fast", "--host", small.host, "write a python function that reverses a list")
+    assert result.exit_code == 0, result.output
+    assert "fast tier not installed" in result.stderr
+    assert "answered by qwen2.5-coder:32b" in result.stderr
+
+
+def test_ask_with_nothing_installed_says_how_to_install(run, small):
+    result = run("ask", "--tier", "fast", "--host", small.host, "write a python function that reverses a list")
+    assert result.exit_code == 1
+    assert "taskprof install programming --tier fast" in result.output
+
+
+def test_ask_with_ollama_down(run, dead_host):
+    result = run("ask", "--host", dead_host, "write a python function that reverses a list")
+    assert result.exit_code == 1
+    assert "not reachable" in result.output and "Traceback" not in result.output
