@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,6 +21,9 @@ USABLE_SHARE = 0.75
 OVERHEAD_BYTES = int(0.8 * GB)
 # The working context the KV cache is sized for: Ollama's default is far below the models' maximum.
 DEFAULT_CONTEXT = 8192
+# KV cache per token of context: KV_BYTES_PER_TOKEN_1B x (B parameters) ** KV_EXPONENT.
+KV_BYTES_PER_TOKEN_1B = 60_000
+KV_EXPONENT = 0.42
 
 
 @dataclass(frozen=True)
@@ -53,21 +58,54 @@ def parse_size(text: str) -> int:
 
 
 def detect(memory: str | None = None) -> Machine:
+    """This machine, or the one --memory / TASKPROF_MEMORY describes."""
     if memory:
         return Machine(parse_size(memory), None, None, False, "--memory")
     if os.environ.get(MEMORY_ENV):
         return Machine(parse_size(os.environ[MEMORY_ENV]), None, None, False, MEMORY_ENV)
     total, available = _read_memory()
-    unified = sys.platform == "darwin" and os.uname().machine == "arm64"
-    return Machine(total, available, None, unified, "detected")
+    # Apple silicon: the GPU uses the same memory, so total memory is what a model can use.
+    unified = sys.platform == "darwin" and platform.machine() == "arm64"
+    return Machine(total, available, None if unified else nvidia_gpu_bytes(), unified, "detected")
+
+
+def parse_meminfo(text: str) -> tuple[int, int | None]:
+    """(MemTotal, MemAvailable) in bytes from the text of /proc/meminfo."""
+    info = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if fields and fields[0].isdigit():
+            info[key.strip()] = int(fields[0]) * 1024
+    if "MemTotal" not in info:
+        raise ValueError("no MemTotal line")
+    return info["MemTotal"], info.get("MemAvailable")
+
+
+def parse_nvidia_smi(text: str) -> int | None:
+    """Total memory in bytes of all GPUs from `nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits`."""
+    mib = [int(float(line.strip())) for line in text.splitlines() if line.strip().replace(".", "", 1).isdigit()]
+    return sum(mib) * 2**20 if mib else None
+
+
+def nvidia_gpu_bytes() -> int | None:
+    """Discrete NVIDIA GPU memory, when nvidia-smi is installed and answers within 2 s."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=2, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_nvidia_smi(out.stdout)
 
 
 def _read_memory() -> tuple[int, int | None]:
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
-            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f if line.split()[1:2]}
-        return info["MemTotal"], info.get("MemAvailable")
-    except (OSError, KeyError, ValueError):
+            return parse_meminfo(f.read())
+    except (OSError, ValueError):
         pass
     try:
         out = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, timeout=2, check=True)
@@ -76,20 +114,26 @@ def _read_memory() -> tuple[int, int | None]:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), None
 
 
-def model_memory_bytes(model: Model, context_tokens: int | None = None) -> int:
-    """Weights (the download size) + KV cache + overhead.
+def kv_bytes_per_token(model: Model) -> float:
+    """fp16 K and V for every layer, by model size: 60 kB x (B parameters)^0.42.
 
-    The KV cache of a dense transformer in fp16 grows with layers x KV width x context; for the
-    grouped-query models in the catalogue that is roughly 0.0125 MB per token per billion
-    parameters (Llama 3.1 8B: ~1 GB at 8K tokens; 70B: ~2.7 GB at 8K).
+    Fitted to the grouped-query models in the catalogue (2 x layers x KV heads x head size x 2 bytes):
+    Llama 3.1 8B 131 kB/token, Qwen2.5 14B 197 kB, Qwen2.5 32B 262 kB, Llama 3.3 70B 328 kB;
+    the fit errs high (143, 181, 260, 357 kB), which is the safe side.
     """
+    return KV_BYTES_PER_TOKEN_1B * model.params_b ** KV_EXPONENT
+
+
+def model_memory_bytes(model: Model, context_tokens: int | None = None) -> int:
+    """Memory to run a model: weights (its download size) + KV cache for the context + overhead."""
     context = min(context_tokens or DEFAULT_CONTEXT, model.context)
-    kv = 0.0125e6 * model.params_b ** 0.8 * context
-    return int(model.size_gb * GB + kv + OVERHEAD_BYTES)
+    return int(model.size_gb * GB + kv_bytes_per_token(model) * context + OVERHEAD_BYTES)
 
 
 def usable_bytes(machine: Machine) -> int:
-    return int(machine.total_bytes * USABLE_SHARE)
+    """What models may take: 75% of memory (the rest is the OS and your programs), plus a discrete GPU's
+    own memory (Ollama splits a model between GPU and system memory)."""
+    return int(machine.total_bytes * USABLE_SHARE) + (machine.gpu_bytes or 0)
 
 
 def fits(model: Model, machine: Machine) -> bool:
@@ -120,7 +164,11 @@ EXPECTED_SECONDS = ((9.0, (2, 5)), (16.0, (5, 10)), (40.0, (10, 20)), (float("in
 
 def expected_seconds(model: Model) -> tuple[int, int]:
     """The design's seconds-per-response range for a model of this size (7-8B 2-5 s ... 70B 20-40 s)."""
+    return expected_seconds_for(model.params_b)
+
+
+def expected_seconds_for(params_b: float) -> tuple[int, int]:
     for bound, window in EXPECTED_SECONDS:
-        if model.params_b <= bound:
+        if params_b <= bound:
             return window
     raise AssertionError("unreachable")

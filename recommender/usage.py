@@ -318,6 +318,16 @@ def logging_enabled() -> bool:
 # --- writing -----------------------------------------------------------------------------------
 
 
+_pending_warnings: list[str] = []
+
+
+def pop_warnings() -> list[str]:
+    """Warnings from reads that had nothing to return them through (e.g. a damaged log moved aside)."""
+    out = list(_pending_warnings)
+    _pending_warnings.clear()
+    return out
+
+
 def record(event: Event) -> str | None:
     """Append one event unless logging is switched off.
 
@@ -325,10 +335,11 @@ def record(event: Event) -> str | None:
     CLI to print on stderr when something went wrong, else None.
     """
     try:
+        earlier = pop_warnings()
         if not logging_enabled():
-            return None
+            return "; ".join(earlier) or None
         _, warning = _with_log(lambda log: _insert(log, event), create=True, empty=None)
-        return warning
+        return "; ".join([*earlier, *([warning] if warning else [])]) or None
     except Exception as exc:
         return f"could not record usage: {exc}"
 
@@ -513,5 +524,7 @@ def latest_bench(refs: list[str] | None = None) -> dict[str, BenchResult]:
         ).fetchall()
         found = {r[0]: BenchResult(*r) for r in rows}
         return found if refs is None else {k: v for k, v in found.items() if k in refs}
-    result, _ = _with_log(query, create=False, empty={})
+    result, warning = _with_log(query, create=False, empty={})
+    if warning:
+        _pending_warnings.append(warning)  # a read that found the log damaged: the next record() reports it
     return result

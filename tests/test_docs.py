@@ -59,3 +59,22 @@ def test_profiles_doc_covers_every_profile_and_model():
         for model in profile.models:
             assert f"`{model.ref}`" in doc
             assert model.ref in README
+
+
+def test_model_selection_hardware_table_matches_the_formula():
+    from recommender import hardware
+    from recommender.profiles import load_catalogue
+
+    doc = (ROOT / "docs" / "model-selection.md").read_text(encoding="utf-8")
+    models = {m.ref: m for p in load_catalogue().values() for m in p.models}
+    columns = ["qwen2.5-coder:7b", "phi4-reasoning:14b", "gemma3:27b", "qwen2.5-coder:32b", "llama3.3:70b"]
+    rows = re.findall(r"^\| (\d+) GB \| (\d+) GB \| (.+) \|$", doc, flags=re.MULTILINE)
+    assert [int(r[0]) for r in rows] == [16, 24, 36, 48, 64, 128]
+    for memory, usable, cells in rows:
+        machine = hardware.Machine(int(memory) * hardware.GB, None, None, False, "doc")
+        assert round(hardware.usable_bytes(machine) / hardware.GB) == int(usable)
+        said = [c.strip() == "yes" for c in cells.split("|")]
+        assert said == [hardware.fits(models[ref], machine) for ref in columns], f"{memory} GB row is wrong"
+    for profile in load_catalogue().values():
+        if profile.kind == "task":
+            assert f"`{profile.name}`" in doc

@@ -311,6 +311,8 @@ def status_cmd(as_json: bool, memory: str | None, host: str | None) -> None:
         profiles.append({"name": p.name, "kind": p.kind, "state": state, "tiers": tiers})
     server_info = {"host": server.host, "reachable": have is not None, "version": version,
                    "error": None if error is None else str(error)}
+    for warning in usage.pop_warnings():
+        click.echo(f"Warning: {warning}", err=True)
     if as_json:
         echo_json({"server": server_info, "memory_gb": round(machine.total_bytes / GB, 1), "profiles": profiles})
     else:

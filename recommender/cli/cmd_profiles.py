@@ -42,9 +42,12 @@ def profile_json(profile: Profile) -> dict[str, Any]:
 
 @cli.group("profiles", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.option("--memory", metavar="SIZE", help="Judge which tiers fit a machine with SIZE of memory, e.g. 64GB.")
 @click.pass_context
-def profiles_cmd(ctx: click.Context, as_json: bool) -> None:
+def profiles_cmd(ctx: click.Context, as_json: bool, memory: str | None) -> None:
     """List every profile: kind, fast and quality model, total size.
+
+    A model marked "(too big)" needs more memory than this machine (or --memory) can give it.
 
     \b
     Examples:
@@ -55,21 +58,38 @@ def profiles_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
+    from recommender import hardware
+
     catalogue = catalogue_mod.load_catalogue()
+    machine = hardware.detect(memory)
     if as_json:
-        echo_json([profile_json(p) for p in catalogue.values()])
+        out = []
+        for p in catalogue.values():
+            item = profile_json(p)
+            for m, js in zip(p.models, item["models"], strict=True):
+                js["fits"] = hardware.fits(m, machine)
+                js["memory_gb"] = round(hardware.model_memory_bytes(m) / hardware.GB, 1)
+            out.append(item)
+        echo_json(out)
         return
+
+    def cell(model: Model) -> str:
+        return model.ref if hardware.fits(model, machine) else model.ref + style(" (too big)", fg="yellow")
+
     rows = [
         [
             p.name + (" *" if p.is_user else ""),
             p.kind,
-            p.model_for("fast").ref,
-            p.model_for("quality").ref,
+            cell(p.model_for("fast")),
+            cell(p.model_for("quality")),
             gb(p.size_gb),
         ]
         for p in catalogue.values()
     ]
     click.echo(table(["PROFILE", "KIND", "FAST", "QUALITY", "SIZE"], rows, right=[4]))
+    if any(not hardware.fits(m, machine) for p in catalogue.values() for m in p.models):
+        click.echo(f"\n(too big): needs more than {machine.total_bytes / hardware.GB:.0f} GB of memory allows; "
+                   "see docs/model-selection.md for running it on a bigger machine over OLLAMA_HOST")
     if any(p.is_user for p in catalogue.values()):
         click.echo("\n* your own profile (from the data directory's profiles/ folder)")
 

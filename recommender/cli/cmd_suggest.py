@@ -27,8 +27,25 @@ def read_stdin_text() -> str:
         ) from None
 
 
-def suggestion_json(s: clf_mod.Suggestion, catalogue) -> dict[str, Any]:
+def speeds(profile, measured: dict | None = None) -> dict[str, dict[str, Any]]:
+    """Per tier: the design's seconds-per-answer range and, once `taskprof bench` ran, the measured one."""
+    from recommender import hardware, usage
+
+    if measured is None:
+        measured = usage.latest_bench([m.ref for m in profile.models])
+    out = {}
+    for m in profile.models:
+        bench = measured.get(m.ref)
+        out[m.tier] = {
+            "expected_seconds": list(hardware.expected_seconds(m)),
+            "measured_seconds": round(bench.seconds_per_response, 2) if bench and bench.seconds_per_response else None,
+        }
+    return out
+
+
+def suggestion_json(s: clf_mod.Suggestion, catalogue, measured: dict | None = None) -> dict[str, Any]:
     profile = catalogue.get_profile(s.chosen_profile)
+    speed = speeds(profile, measured)
     return {
         "text": s.text,
         "profile": s.profile,
@@ -37,7 +54,8 @@ def suggestion_json(s: clf_mod.Suggestion, catalogue) -> dict[str, Any]:
         "abstained": s.abstained,
         "fallback_profile": s.fallback_profile,
         "models": {
-            m.tier: {"name": m.ref, "purpose": m.purpose, "size_gb": m.size_gb} for m in profile.models
+            m.tier: {"name": m.ref, "purpose": m.purpose, "size_gb": m.size_gb, **speed[m.tier]}
+            for m in profile.models
         },
         "recommended_tier": s.recommended_tier,
         "tier_reason": s.tier_reason,
@@ -62,9 +80,13 @@ def render(s: clf_mod.Suggestion, catalogue) -> None:
             click.echo(f"  (a close call: your usage history chose {s.profile} over {s.alternatives[0].profile})")
     profile = catalogue.get_profile(s.chosen_profile)
     click.echo()
+    speed = speeds(profile)
     for model in profile.models:
         mark = style("  <- start here", fg="cyan") if model.tier == s.recommended_tier else ""
-        click.echo(f"  {model.tier:<8} {style(model.ref, bold=True)} ({gb(model.size_gb)}){mark}")
+        sp = speed[model.tier]
+        pace = (f"{sp['measured_seconds']:.1f} s/answer measured" if sp["measured_seconds"] is not None
+                else "~{}-{} s/answer expected".format(*sp["expected_seconds"]))
+        click.echo(f"  {model.tier:<8} {style(model.ref, bold=True)} ({gb(model.size_gb)}, {pace}){mark}")
         click.echo(f"           {model.purpose}")
     click.echo()
     click.echo(f"Start with the {s.recommended_tier} model: {s.tier_reason}")
@@ -229,6 +251,11 @@ def run_batch(encoder: str, memory: str | None) -> None:
     catalogue = load_catalogue()
     model = clf_mod.load(encoder)
     machine = hardware.detect(memory)
+    from recommender import usage
+
+    measured = usage.latest_bench()
+    for warning in usage.pop_warnings():
+        click.echo(f"Warning: {warning}", err=True)
     tiers: dict[str, tuple[str, str, str | None]] = {}
     out = sys.stdout
     for start in range(0, len(lines), BATCH_CHUNK):
@@ -245,5 +272,5 @@ def run_batch(encoder: str, memory: str | None) -> None:
                 c = hardware.recommend_tier(catalogue.get_profile(chosen), machine)
                 tiers[chosen] = (c.tier, c.reason, c.hint)
             s = clf_mod.to_suggestion(p, classifier=model, tier=tiers[chosen])
-            out.write(json.dumps(suggestion_json(s, catalogue), ensure_ascii=False) + "\n")
+            out.write(json.dumps(suggestion_json(s, catalogue, measured), ensure_ascii=False) + "\n")
     out.flush()

@@ -1,0 +1,137 @@
+"""How fast installed models really are here, read from Ollama's own timings.
+
+Each model answers a small fixed set of prompts typical of its profile through the streaming chat
+endpoint. Ollama's final chunk carries load, prompt and generation durations (nanoseconds) and
+token counts; time to first token is the wall clock from request to the first streamed piece.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from recommender.installer import Server
+
+NS = 1e9
+
+# Two short prompts a profile: enough to see load and warm speed, small enough for a 70B model.
+PROMPTS: dict[str, tuple[str, ...]] = {
+    "programming": (
+        "Write a Python function that returns the n-th Fibonacci number iteratively, with a docstring.",
+        "Explain this error in two sentences: TypeError: 'NoneType' object is not subscriptable.",
+    ),
+    "systems-architecture": (
+        "Outline the components of a URL shortener that serves 10,000 redirects per second.",
+        "When should a small team choose a modular monolith over microservices? Five bullet points.",
+    ),
+    "research": (
+        "Summarise what is known about the effect of sleep on memory consolidation, in one paragraph.",
+        "List three open questions in battery chemistry research and why each matters.",
+    ),
+    "writing": (
+        "Write a four-line poem about the first frost of autumn.",
+        "Rewrite this sentence to be warmer: 'Your request has been denied due to policy.'",
+    ),
+    "data-work": (
+        "Write a SQL query for monthly revenue per customer from orders(customer_id, amount, created_at).",
+        "In pandas, how do I fill missing values in a column with that group's median?",
+    ),
+    "skills-building": (
+        "Write a system prompt for an assistant that reviews pull requests politely and briefly.",
+        "Make a five-day study plan for learning the basics of SQL, one line a day.",
+    ),
+    "brainstorming": (
+        "Give me ten names for a bakery that sells only sourdough.",
+        "List eight ways a library could attract teenagers.",
+    ),
+    "document-intelligence": (
+        "From this clause, list the parties and the notice period: 'Either Party may terminate this "
+        "Agreement by giving the other Party sixty (60) days written notice.'",
+        "Summarise in two bullets: 'Revenue rose 12% to $4.1M; costs rose 20%, so margin fell to 18%.'",
+    ),
+    "business-research": (
+        "What are the main revenue streams of a typical B2B SaaS company? Keep it short.",
+        "Name four risks for a new coffee chain entering a saturated city market.",
+    ),
+}
+GENERAL_PROMPTS = (
+    "In one paragraph, explain why the sky is blue.",
+    "Give three tips for writing clear emails.",
+)
+
+
+def prompts_for(profile: str | None) -> tuple[str, ...]:
+    return PROMPTS.get(profile or "", GENERAL_PROMPTS)
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    model: str
+    profile: str | None
+    tier: str | None
+    responses: int
+    load_seconds: float
+    ttft_seconds: float
+    prompt_tokens_per_second: float | None
+    tokens_per_second: float | None
+    seconds_per_response: float
+    expected_seconds: tuple[int, int] | None
+
+    @property
+    def verdict(self) -> str:
+        if self.expected_seconds is None:
+            return "no estimate"
+        lo, hi = self.expected_seconds
+        if self.seconds_per_response < lo:
+            return "faster than expected"
+        return "as expected" if self.seconds_per_response <= hi else "slower than expected"
+
+
+def params_from_tag(ref: str) -> float | None:
+    """'llama3.1:8b' -> 8.0, 'qwen2.5:0.5b' -> 0.5; None when the tag does not say."""
+    match = re.search(r":(?:.*?[-_])?(\d+(?:\.\d+)?)b\b", ref.lower())
+    return float(match.group(1)) if match else None
+
+
+def run(server: Server, ref: str, prompts: tuple[str, ...], *, profile: str | None = None,
+        tier: str | None = None, expected: tuple[int, int] | None = None) -> BenchRun:
+    """Ask `ref` every prompt; the first answer's load time is the cold load."""
+    load = ttft_total = 0.0
+    eval_count = eval_ns = prompt_count = prompt_ns = 0
+    response_seconds = []
+    for i, prompt in enumerate(prompts):
+        started = time.monotonic()
+        first = None
+        final = None
+        for chunk in server.chat(ref, prompt):
+            if first is None and chunk.message and chunk.message.content:
+                first = time.monotonic() - started
+            final = chunk
+        wall = time.monotonic() - started
+        ttft_total += first if first is not None else wall
+        if final is None:
+            continue
+        load_ns = final.load_duration or 0
+        if i == 0:
+            load = load_ns / NS
+        eval_count += final.eval_count or 0
+        eval_ns += final.eval_duration or 0
+        prompt_count += final.prompt_eval_count or 0
+        prompt_ns += final.prompt_eval_duration or 0
+        total_ns = final.total_duration or int(wall * NS)
+        # A response's own time, without loading the model into memory (reported apart).
+        response_seconds.append((total_ns - load_ns) / NS)
+    n = len(prompts)
+    return BenchRun(
+        model=ref,
+        profile=profile,
+        tier=tier,
+        responses=n,
+        load_seconds=round(load, 3),
+        ttft_seconds=round(ttft_total / n, 3),
+        prompt_tokens_per_second=round(prompt_count / prompt_ns * NS, 2) if prompt_ns else None,
+        tokens_per_second=round(eval_count / eval_ns * NS, 2) if eval_ns else None,
+        seconds_per_response=round(sum(response_seconds) / max(len(response_seconds), 1), 3),
+        expected_seconds=expected,
+    )

@@ -1,0 +1,123 @@
+"""What this machine can run: detection from simulated readings, the memory formula, tier choice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recommender import hardware
+from recommender.errors import InputError
+from recommender.hardware import GB, Machine
+from recommender.profiles import load_catalogue
+
+MEMINFO = """MemTotal:       24576000 kB
+MemFree:         1000000 kB
+MemAvailable:   20480000 kB
+Buffers:          123456 kB
+"""
+
+
+def machine(gb: float, gpu_gb: float | None = None) -> Machine:
+    return Machine(int(gb * GB), None, int(gpu_gb * GB) if gpu_gb else None, False, "test")
+
+
+def test_meminfo_is_read_in_bytes():
+    assert hardware.parse_meminfo(MEMINFO) == (24576000 * 1024, 20480000 * 1024)
+    with pytest.raises(ValueError):
+        hardware.parse_meminfo("Buffers: 1 kB\n")
+
+
+def test_nvidia_smi_output_sums_every_gpu():
+    assert hardware.parse_nvidia_smi("24564\n24564\n") == 2 * 24564 * 2**20
+    assert hardware.parse_nvidia_smi("") is None
+    assert hardware.parse_nvidia_smi("NVIDIA-SMI has failed\n") is None
+
+
+def test_detected_machine_is_this_one():
+    found = hardware.detect()
+    assert found.source == "detected"
+    assert found.total_bytes > 256 * 2**20
+    assert found.available_bytes is None or found.available_bytes <= found.total_bytes
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("64GB", 64 * GB), ("64", 64 * GB), ("48 GiB", 48 * 2**30), ("16000MB", 16 * GB), ("1TB", 1000 * GB),
+])
+def test_memory_sizes(text, expected):
+    assert hardware.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "-4GB", "10 apples", "1MB", ""])
+def test_bad_memory_sizes(text):
+    with pytest.raises(InputError):
+        hardware.parse_size(text)
+
+
+def test_memory_flag_and_variable_simulate_another_machine(monkeypatch):
+    monkeypatch.setenv("TASKPROF_MEMORY", "128GB")
+    assert hardware.detect().total_bytes == 128 * GB
+    assert hardware.detect("16GB").total_bytes == 16 * GB  # the flag wins
+
+
+def test_memory_formula_is_weights_plus_kv_cache_plus_overhead():
+    model = load_catalogue()["research"].model_for("fast")  # llama3.1:8b, 4.9 GB
+    kv = hardware.KV_BYTES_PER_TOKEN_1B * model.params_b ** hardware.KV_EXPONENT * hardware.DEFAULT_CONTEXT
+    assert hardware.model_memory_bytes(model) == int(model.size_gb * GB + kv + hardware.OVERHEAD_BYTES)
+    # Llama 3.1 8B keeps 131 kB of K and V a token; the fit must not underestimate it badly.
+    assert 120_000 <= hardware.kv_bytes_per_token(model) <= 160_000
+    longer = hardware.model_memory_bytes(model, context_tokens=32768)
+    assert longer > hardware.model_memory_bytes(model)
+
+
+# Memory each tier of the design needs: a 7-8B fast model, a 14B, a 32B and a 70B quality model.
+@pytest.mark.parametrize(("profile", "tier", "smallest_fit_gb"), [
+    ("programming", "fast", 16),        # qwen2.5-coder:7b ~6.7 GB
+    ("skills-building", "fast", 16),    # qwen2.5:14b ~11.3 GB
+    ("programming", "quality", 36),     # qwen2.5-coder:32b ~22.9 GB
+    ("research", "quality", 64),        # llama3.3:70b ~46.7 GB
+])
+def test_each_tier_fits_from_the_expected_machine_size(profile, tier, smallest_fit_gb):
+    model = load_catalogue()[profile].model_for(tier)
+    sizes = [16, 24, 36, 48, 64, 128]
+    fits = [s for s in sizes if hardware.fits(model, machine(s))]
+    assert fits[0] == smallest_fit_gb
+    assert fits == [s for s in sizes if s >= smallest_fit_gb]
+
+
+@pytest.mark.parametrize(("gb", "programming", "research"), [
+    (8, "fast", "fast"), (16, "fast", "fast"), (24, "fast", "fast"), (36, "quality", "fast"),
+    (48, "quality", "fast"), (64, "quality", "quality"), (128, "quality", "quality"),
+])
+def test_tier_choice_across_memory_sizes(gb, programming, research):
+    catalogue = load_catalogue()
+    assert hardware.recommend_tier(catalogue["programming"], machine(gb)).tier == programming
+    choice = hardware.recommend_tier(catalogue["research"], machine(gb))
+    assert choice.tier == research
+    if research == "fast":
+        assert "OLLAMA_HOST" in choice.hint
+
+
+def test_a_discrete_gpu_adds_its_memory():
+    model = load_catalogue()["programming"].model_for("quality")
+    assert not hardware.fits(model, machine(24))
+    assert hardware.fits(model, machine(24, gpu_gb=24))
+
+
+def test_design_expectations_by_size():
+    catalogue = load_catalogue()
+    assert hardware.expected_seconds(catalogue["research"].model_for("fast")) == (2, 5)
+    assert hardware.expected_seconds(catalogue["skills-building"].model_for("fast")) == (5, 10)
+    assert hardware.expected_seconds(catalogue["programming"].model_for("quality")) == (10, 20)
+    assert hardware.expected_seconds(catalogue["research"].model_for("quality")) == (20, 40)
+
+
+def test_profiles_mark_tiers_this_machine_cannot_hold(run):
+    small = run("profiles", "--memory", "16GB")
+    assert "qwen2.5-coder:32b (too big)" in small.stdout
+    assert "qwen2.5-coder:7b (too big)" not in small.stdout
+    big = run("profiles", "--memory", "128GB")
+    assert "(too big)" not in big.stdout
+    data = {p["name"]: p for p in json.loads(run("profiles", "--json", "--memory", "36GB").stdout)}
+    fits = {m["tier"]: m["fits"] for m in data["research"]["models"]}
+    assert fits == {"fast": True, "quality": False}
