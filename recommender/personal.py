@@ -153,7 +153,8 @@ def cross_validate(f: Features, y: np.ndarray, n_classes: int, c: float,
 
 
 def train_personal(corrections: list[Correction], *, known_profiles: set[str],
-                   model_dir: Path | None = None, out_dir: Path | None = None) -> PersonalReport:
+                   model_dir: Path | None = None, out_dir: Path | None = None,
+                   seeds: dict[str, list[str]] | None = None) -> PersonalReport:
     """Fit, guard and write the personal head. Refuses a model that is worse on the shipped data."""
     model_dir = model_dir or paths.bundled_dir("models")
     out_dir = out_dir or paths.personal_model_dir()
@@ -178,6 +179,9 @@ def train_personal(corrections: list[Correction], *, known_profiles: set[str],
             f"none of the corrections can be used yet: a profile of your own needs {MIN_CORRECTIONS_FOR_NEW_PROFILE} "
             f"corrected tasks ({', '.join(f'{p}: {n}' for p, n in ignored.items())})"
         )
+    # A new profile's own description and recommended_for lines are examples too (not counted above).
+    for name in labels[len(shipped.labels):]:
+        usable += [Correction(text, name) for text in (seeds or {}).get(name, []) if text.strip()]
     head = shipped.manifest["heads"]["static"]
     c_value, token_weight = float(head["C"]), float(head.get("token_weight", 0.0))
     base = shipped.encoder.encode(list(shipped.example_texts))
@@ -204,7 +208,7 @@ def train_personal(corrections: list[Correction], *, known_profiles: set[str],
     example_labels = np.concatenate([y, cy]).astype(np.int16)
     texts = list(shipped.example_texts) + [c.text for c in usable]
     _write(out_dir, labels, coef, bias, token_coef, examples, example_labels, texts, shipped, base_cv, personal_cv, len(usable))
-    return PersonalReport(base_cv, personal_cv, len(usable), tuple(labels), tuple(labels[len(shipped.labels):]),
+    return PersonalReport(base_cv, personal_cv, len(corrections) - sum(ignored.values()), tuple(labels), tuple(labels[len(shipped.labels):]),
                           ignored, out_dir)
 
 
