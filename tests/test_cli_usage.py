@@ -106,3 +106,67 @@ def test_broken_config_file_is_one_line_error(run):
     result = run("config", "list")
     assert result.exit_code == 1
     assert "config.json" in result.stderr
+
+
+# --- the history at work, against the loopback Ollama --------------------------------------------
+
+
+def test_stats_and_favourites_show_install_state(run, ollama_server):
+    seed()
+    ollama_server.install("qwen2.5-coder:7b")
+    ollama_server.install("qwen2.5-coder:32b")
+    data = json.loads(run("usage", "stats", "--json", "--host", ollama_server.host).stdout)
+    assert {p["profile"]: p["installed"] for p in data["profiles"]} == {"programming": True, "writing": False}
+    favourites = run("suggest", "--host", ollama_server.host, input="")
+    assert favourites.exit_code == 0, favourites.output
+    assert "programming" in favourites.stdout and "installed" in favourites.stdout
+    assert "Install the missing ones: taskprof install writing" in favourites.stdout
+
+
+def test_auto_install_installs_the_most_used_missing_profiles(run, ollama_server):
+    seed()  # programming 5 uses, writing 2
+    for ref in ("qwen2.5-coder:7b", "llama3.1:8b"):
+        ollama_server.publish(ref, weights=1000)
+    result = run("usage", "auto-install", "--top", "2", "--min-uses", "3", "--tier", "fast", "--yes",
+                 "--host", ollama_server.host)
+    assert result.exit_code == 0, result.output
+    pulled = [body["model"] for _, path, body in ollama_server.requests if path == "/api/pull"]
+    assert pulled == ["qwen2.5-coder:7b"]  # writing has only 2 uses
+    dry = run("usage", "auto-install", "--min-uses", "1", "--tier", "fast", "--dry-run", "--host", ollama_server.host)
+    assert dry.exit_code == 0 and "llama3.1:8b" in dry.stdout and "Dry run" in dry.stdout
+
+
+def test_auto_install_setting_installs_after_k_suggestions(run, ollama_server):
+    ollama_server.publish("qwen2.5-coder:7b", weights=1000)
+    assert run("config", "set", "auto_install", "true").exit_code == 0
+    assert run("config", "set", "auto_install_after", "2").exit_code == 0
+    text = "fix the null pointer exception in my java service"
+    first = run("suggest", "--host", ollama_server.host, text)
+    assert first.exit_code == 0 and "auto-install" not in first.stdout
+    second = run("suggest", "--host", ollama_server.host, text)
+    assert second.exit_code == 0, second.output
+    assert "auto-install is on and 'programming' has been suggested 2+ times: installing it." in second.stdout
+    assert "qwen2.5-coder:7b" in ollama_server.installed
+
+
+def test_history_breaks_a_close_call_and_says_so_but_never_a_confident_one(run):
+    from recommender import classifier
+
+    clf = classifier.load()
+    candidates = ["notes on competitor onboarding flows", "study how schools use AI tutors",
+                  "look at what users say about our onboarding", "compare note taking apps for my team"]
+    torn = [(t, p) for t, p in zip(candidates, clf.predict(candidates), strict=True) if classifier.is_torn(p)]
+    assert torn, "no close call among the candidates: pick new ones for this model"
+    text, prediction = torn[0]
+    runner_up = prediction.alternatives[0].profile
+    for i in range(6):
+        usage.record(usage.Event("suggest", profile=runner_up, text=f"earlier task {i}"))
+    decided = json.loads(run("suggest", "--json", "--no-log", text).stdout)
+    assert decided["profile"] == runner_up
+    assert decided["history_decided"]
+    assert "your usage history chose" in run("suggest", "--no-log", text).stdout
+
+    confident = "write a haiku about the sea"
+    for i in range(50):
+        usage.record(usage.Event("suggest", profile="programming", text=f"more {i}"))
+    assert json.loads(run("suggest", "--json", "--no-log", confident).stdout)["profile"] == "writing"

@@ -148,10 +148,10 @@ def suggest_cmd(text, as_json, batch, encoder, memory, do_install, tier, yes, dr
     elif not sys.stdin.isatty():
         joined = read_stdin_text()
         if not joined.strip():
-            show_history(as_json)
+            show_history(as_json, host)
             return
     else:
-        show_history(as_json)
+        show_history(as_json, host)
         return
 
     from recommender import hardware
@@ -225,21 +225,31 @@ def _maybe_auto_install(s: clf_mod.Suggestion, host: str | None) -> None:
     run_install([s.chosen_profile], settings.get("auto_install_tier", "fast"), True, False, host)
 
 
-def show_history(as_json: bool) -> None:
-    """No text: the profiles this user relies on most, with their install state."""
+def show_history(as_json: bool, host: str | None = None) -> None:
+    """No text: the profiles this user relies on most, their install state, how to install the rest."""
     from recommender import usage
+    from recommender.cli.cmd_usage import installed_state
 
     top = usage.top_profiles(limit=5)
+    if not top and not as_json:
+        raise InputError('no task given: describe it, e.g. taskprof suggest "review this contract"')
+    installed = installed_state(host) if top else None
+    state = {u.profile: None if installed is None else installed.get(u.profile) for u in top}
+    missing = [name for name, present in state.items() if present is False]
     if as_json:
         echo_json({"profiles": [{"profile": u.profile, "uses": u.uses, "share": round(u.share, 4),
-                                 "last_used": u.last_used} for u in top]})
+                                 "last_used": u.last_used, "installed": state[u.profile]} for u in top],
+                   "install_command": f"taskprof install {' '.join(missing)}" if missing else None})
         return
-    if not top:
-        raise InputError('no task given: describe it, e.g. taskprof suggest "review this contract"')
     click.echo("No task given. The profiles you use most:")
     for u in top:
-        click.echo(f"  {u.profile:<24} {u.uses:>5} uses  last {u.last_used}")
-    click.echo("Install one with: taskprof install PROFILE   (or all of them: taskprof usage auto-install)")
+        mark = {True: "installed", False: "not installed", None: "install state unknown"}[state[u.profile]]
+        click.echo(f"  {u.profile:<24} {u.uses:>5} uses  last {u.last_used[:16].replace('T', ' ')}  {mark}")
+    if missing:
+        click.echo(f"Install the missing ones: taskprof install {' '.join(missing)}")
+    elif installed is None:
+        click.echo("Ollama was not reachable, so the install state is unknown. To install them: "
+                   f"taskprof install {' '.join(u.profile for u in top)}")
 
 
 def run_batch(encoder: str, memory: str | None) -> None:
