@@ -194,26 +194,39 @@ def load(encoder: str = "static", *, model_dir: Path | None = None, personal: bo
 
 
 def is_torn(prediction: Prediction) -> bool:
-    """Could history decide this one? Cheap: callers test it before opening the usage log."""
+    """Could history decide this one? Cheap: callers test it before opening the usage log.
+
+    Torn: the best task profile has less than TIE_MAX_CONFIDENCE and another is within TIE_MARGIN
+    of it, and the `general` class did not win (chit-chat stays chit-chat whatever the history).
+    A close call may also have been an abstention for low confidence; history can settle it.
+    """
+    general = prediction.probabilities.get(GENERAL, 0.0)
     return (
-        not prediction.abstained
+        general < prediction.confidence
         and prediction.confidence < TIE_MAX_CONFIDENCE
         and any(prediction.confidence - s.confidence <= TIE_MARGIN for s in prediction.alternatives)
     )
 
 
 def break_tie(prediction: Prediction, history: dict[str, int] | None) -> str | None:
-    """The profile the user's history prefers when the classifier is torn, else None.
+    """The profile the user's history picks when the classifier is torn, else None.
 
-    Only when the winner's confidence is below TIE_MAX_CONFIDENCE, and only among task profiles
-    within TIE_MARGIN of it; among those, the one used most often wins, and only if it was used
-    more often than the classifier's choice. A confident classification is never overridden.
+    Among the task profiles within TIE_MARGIN of the best one (the best included), the one used
+    most often wins if it was used more often than the classifier's choice. When the close call
+    had made the classifier abstain, history used at least once for its choice settles it too.
+    A confident classification, or one where `general` wins, is never overridden.
     """
     if not history or not is_torn(prediction):
         return None
-    close = [s.profile for s in prediction.alternatives if prediction.confidence - s.confidence <= TIE_MARGIN]
-    favourite = max(close, key=lambda name: history.get(name, 0))
-    return favourite if history.get(favourite, 0) > history.get(prediction.profile, 0) else None
+    close = [prediction.profile] + [
+        s.profile for s in prediction.alternatives if prediction.confidence - s.confidence <= TIE_MARGIN
+    ]
+    favourite = max(close, key=lambda name: (history.get(name, 0), name == prediction.profile))
+    if history.get(favourite, 0) > history.get(prediction.profile, 0):
+        return favourite
+    if prediction.abstained and history.get(prediction.profile, 0) > 0:
+        return prediction.profile
+    return None
 
 
 def to_suggestion(
@@ -224,7 +237,8 @@ def to_suggestion(
     history_choice: str | None = None,
 ) -> Suggestion:
     profile, confidence, alternatives = prediction.profile, prediction.confidence, prediction.alternatives
-    if history_choice:
+    abstained = prediction.abstained and not history_choice
+    if history_choice and history_choice != profile:
         chosen = next(s for s in alternatives if s.profile == history_choice)
         alternatives = tuple(
             [Scored(profile, confidence)] + [s for s in alternatives if s.profile != history_choice]
@@ -236,8 +250,8 @@ def to_suggestion(
         profile=profile,
         confidence=confidence,
         alternatives=alternatives,
-        abstained=prediction.abstained,
-        fallback_profile=FALLBACK_PROFILE if prediction.abstained else None,
+        abstained=abstained,
+        fallback_profile=FALLBACK_PROFILE if abstained else None,
         recommended_tier=recommended,
         tier_reason=reason,
         tier_hint=hint,

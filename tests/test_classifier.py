@@ -97,6 +97,13 @@ def test_history_breaks_only_close_calls(clf):
     assert classifier.break_tie(close, {"writing": 50}) is None  # writing is not close
     confident = classifier.Prediction(**{**close.__dict__, "confidence": 0.70})
     assert classifier.break_tie(confident, {"business-research": 99}) is None
+    # A close call the classifier abstained on: history that backs its choice settles it.
+    unsure = classifier.Prediction(**{**close.__dict__, "abstained": True})
+    assert classifier.break_tie(unsure, {"research": 3}) == "research"
+    assert classifier.break_tie(unsure, {"brainstorming": 3}) is None
+    # When `general` wins, chit-chat stays chit-chat.
+    chat = classifier.Prediction(**{**unsure.__dict__, "probabilities": {"general": 0.5}})
+    assert classifier.break_tie(chat, {"research": 30, "business-research": 40}) is None
 
 
 def test_importing_the_fast_path_loads_no_heavy_library():

@@ -164,7 +164,7 @@ def suggest_cmd(text, as_json, batch, encoder, memory, do_install, tier, yes, dr
     history_choice = None
     if clf_mod.is_torn(prediction):
         history_choice = clf_mod.break_tie(prediction, _history())
-    chosen = clf_mod.FALLBACK_PROFILE if prediction.abstained else (history_choice or prediction.profile)
+    chosen = history_choice or (clf_mod.FALLBACK_PROFILE if prediction.abstained else prediction.profile)
     choice = hardware.recommend_tier(catalogue.get_profile(chosen), hardware.detect(memory))
     suggestion = clf_mod.to_suggestion(
         prediction, classifier=model, tier=(choice.tier, choice.reason, choice.hint), history_choice=history_choice
