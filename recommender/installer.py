@@ -39,7 +39,10 @@ def resolve_host(host: str | None = None) -> str:
     if not raw:
         return f"http://127.0.0.1:{DEFAULT_PORT}"
     has_scheme = "://" in raw
-    parts = urlsplit(raw if has_scheme else f"http://{raw}")
+    try:
+        parts = urlsplit(raw if has_scheme else f"http://{raw}")
+    except ValueError as exc:
+        raise InputError(f"'{raw}' is not an Ollama address: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise InputError(f"'{raw}' is not an Ollama address: use host, host:port or http(s)://host[:port]")
@@ -106,10 +109,13 @@ class Server:
     """One Ollama server, reached through the official client."""
 
     def __init__(self, host: str | None = None, *, read_timeout: float | None = PULL_READ_TIMEOUT):
-        import httpx
-        import ollama
-
         self.host = resolve_host(host)
+        import httpx
+
+        try:
+            import ollama  # builds a default client from OLLAMA_HOST as it is imported
+        except ValueError as exc:
+            raise InputError(f"OLLAMA_HOST={os.environ.get('OLLAMA_HOST', '')!r} is not a usable address: {exc}") from None
         self._httpx = httpx
         self._ollama = ollama
         self.client = ollama.Client(host=self.host, timeout=httpx.Timeout(read_timeout, connect=REACH_TIMEOUT))

@@ -88,6 +88,15 @@ def test_bad_host_is_an_input_error():
         installer.resolve_host("ftp://nope")
     with pytest.raises(InputError):
         installer.resolve_host("host:99999")
+    with pytest.raises(InputError):
+        installer.resolve_host("http://[::1")
+
+
+def test_a_malformed_ollama_host_is_one_line(run, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "http://[::1")
+    result = run("status")
+    assert result.exit_code == 2
+    assert "is not an Ollama address" in result.output and "Traceback" not in result.output
 
 
 def test_local_and_remote():
