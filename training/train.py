@@ -40,6 +40,9 @@ from training import dataset
 
 SEED = 20261124
 FOLDS = 5
+# Share of general (chit-chat) texts the calibrated threshold must abstain on in cross-validation;
+# the issue asks for >= 0.90, this leaves room for chit-chat unlike the training examples.
+ABSTENTION_TARGET = 0.95
 C_GRID = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 # Weight of the token bag beside the mean embedding in the static head (0: embedding only).
 TOKEN_WEIGHTS = (0.5, 1.0, 2.0)
@@ -116,23 +119,23 @@ def abstains(probs: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def calibrate_threshold(oof: np.ndarray, y: np.ndarray) -> dict:
-    """The threshold that best separates task texts (answer) from general ones (abstain).
+    """The lowest threshold at which out-of-fold general texts are abstained on ABSTENTION_TARGET
+    of the time (the general class winning counts as abstaining at any threshold).
 
-    Maximises Youden's J over the out-of-fold probabilities: the share of general texts abstained
-    on plus the share of task texts answered, minus one. Ties go to the lower threshold.
+    Lowest, because every point above it makes taskprof give up on more real tasks: on the
+    training folds task texts are confidently classified, on text written elsewhere they are not,
+    so a threshold chosen to balance the two on the folds (Youden's J) abstained on a quarter of
+    unseen task descriptions.
     """
     general = dataset.LABELS.index(dataset.GENERAL)
     is_general = y == general
-    best = None
+    t = 0.0
     for t in np.round(np.arange(0.0, 0.91, 0.01), 2):
-        a = abstains(oof, float(t))
-        j = a[is_general].mean() + (~a[~is_general]).mean() - 1
-        if best is None or j > best[1] + 1e-12:
-            best = (float(t), j)
-    t = best[0]
-    a = abstains(oof, t)
+        if abstains(oof, float(t))[is_general].mean() >= ABSTENTION_TARGET:
+            break
+    a = abstains(oof, float(t))
     return {
-        "threshold": t,
+        "threshold": float(t),
         "general_abstention": round(float(a[is_general].mean()), 4),
         "task_answered": round(float((~a[~is_general]).mean()), 4),
     }
