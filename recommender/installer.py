@@ -220,3 +220,79 @@ def installed_refs(host: str | None = None, timeout: float = REACH_TIMEOUT) -> s
     if not listening(host, timeout=min(timeout, 0.3)):
         raise unreachable(resolve_host(host))
     return set(Server(host, read_timeout=timeout).installed())
+
+
+# --- plans: what install and remove would do, decided before anything changes ----------------------
+
+GB = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    host: str
+    version: str
+    tier: str
+    profiles: tuple[str, ...]
+    models: tuple[Any, ...]  # profiles.PlannedModel, every model of the chosen tiers, counted once
+    installed: frozenset[str]
+    missing: tuple[Any, ...]  # the PlannedModels to pull: fast ones first, then by size
+    download_bytes: int
+    models_dir: Path | None  # None when the server is remote: its disk cannot be seen from here
+    free_bytes: int | None
+
+    @property
+    def fits_on_disk(self) -> bool:
+        return self.free_bytes is None or self.download_bytes <= self.free_bytes
+
+
+def plan_install(server: Server, profiles: list[Any], tier: str) -> InstallPlan:
+    """Which models the profiles need, which the server has, and whether the rest fits on disk."""
+    from recommender.profiles import storage_plan
+
+    version = server.version()
+    have = server.installed()
+    storage = storage_plan(profiles, tier)
+    # Fast models first: the user can start working while the big ones download.
+    missing = tuple(sorted((m for m in storage.models if m.ref not in have),
+                           key=lambda m: ("fast" not in m.tiers, m.size_gb)))
+    where = models_dir() if is_local(server.host) else None
+    return InstallPlan(
+        host=server.host,
+        version=version,
+        tier=tier,
+        profiles=tuple(p.name for p in profiles),
+        models=storage.models,
+        installed=frozenset(m.ref for m in storage.models if m.ref in have),
+        missing=missing,
+        download_bytes=int(sum(m.size_gb for m in missing) * GB),
+        models_dir=where,
+        free_bytes=free_bytes(where) if where is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class RemovalPlan:
+    goes: tuple[str, ...]
+    stays: tuple[tuple[str, str], ...]  # (model, why it stays)
+
+
+def plan_removal(catalogue: Any, target: Any, tier: str, have: dict[str, InstalledModel],
+                 installed_by_user: set[str]) -> RemovalPlan:
+    """A model of `target` goes unless another profile in use needs it. In use: the user installed
+    that profile through taskprof, or another of its models is installed."""
+    chosen = {m.ref for m in target.models_for(tier)}
+    goes, stays = [], []
+    for ref in sorted(chosen):
+        if ref not in have:
+            stays.append((ref, "not installed"))
+            continue
+        keepers = [
+            p.name for p in catalogue.values()
+            if p.name != target.name and ref in {m.ref for m in p.models}
+            and (p.name in installed_by_user or any(m.ref in have and m.ref not in chosen for m in p.models))
+        ]
+        if keepers:
+            stays.append((ref, "still used by " + ", ".join(keepers)))
+        else:
+            goes.append(ref)
+    return RemovalPlan(tuple(goes), tuple(stays))

@@ -131,38 +131,32 @@ def run_install(profile_names: list[str], tier: str, yes: bool, dry_run: bool, h
     """Plan, check disk, ask, pull what is missing with progress, summarise. Shared by install,
     suggest --install and usage auto-install. Exits 1 unless every model is present at the end."""
     from recommender import installer
-    from recommender.profiles import load_catalogue, storage_plan
+    from recommender.profiles import load_catalogue
 
     catalogue = load_catalogue()
     profiles = [catalogue.get_profile(name) for name in dict.fromkeys(profile_names)]
     server = installer.Server(host)
-    version = server.version()
-    have = server.installed()
-    plan = storage_plan(profiles, tier)
-    # Fast models first: the user can start working while the big ones download.
-    missing = sorted((m for m in plan.models if m.ref not in have), key=lambda m: ("fast" not in m.tiers, m.size_gb))
-    need = int(sum(m.size_gb for m in missing) * GB)
+    plan = installer.plan_install(server, profiles, tier)
+    missing, need = plan.missing, plan.download_bytes
 
-    names = ", ".join(p.name for p in profiles)
-    click.echo(f"Plan for {style(names, bold=True)} (tier {tier}) on {server.host} (Ollama {version}):")
+    click.echo(f"Plan for {style(', '.join(plan.profiles), bold=True)} (tier {tier}) on {plan.host} "
+               f"(Ollama {plan.version}):")
     rows = []
     for m in plan.models:
-        state = style("installed", fg="green") if m.ref in have else "to download"
+        state = style("installed", fg="green") if m.ref in plan.installed else "to download"
         rows.append([m.ref, "/".join(m.tiers), gb(m.size_gb), state, ", ".join(dict.fromkeys(m.used_by))])
     click.echo(table(["model", "tier", "size", "state", "used by"], rows, right=(2,)))
-    click.echo(f"To download: {gb(need / GB)} in {len(missing)} model(s); "
-               f"{len(plan.models) - len(missing)} already installed.")
-    if installer.is_local(server.host):
-        where = installer.models_dir()
-        free = installer.free_bytes(where)
-        click.echo(f"Free disk where Ollama keeps models ({where}): {gb(free / GB)}.")
-        if need > free:
-            raise InstallRefused(
-                f"not enough disk: the download needs {gb(need / GB)} but {where} has {gb(free / GB)} free; "
-                "free some space, pick --tier fast, or set OLLAMA_MODELS to a bigger disk"
-            )
+    click.echo(f"To download: {gb(need / GB)} in {len(missing)} model(s); {len(plan.installed)} already installed.")
+    if plan.free_bytes is None:
+        click.echo(f"The server is remote ({plan.host}): its free disk is not checked.")
     else:
-        click.echo(f"The server is remote ({server.host}): its free disk is not checked.")
+        click.echo(f"Free disk where Ollama keeps models ({plan.models_dir}): {gb(plan.free_bytes / GB)}.")
+    if not plan.fits_on_disk:
+        raise InstallRefused(
+            f"not enough disk: the download needs {gb(need / GB)} but {plan.models_dir} has "
+            f"{gb((plan.free_bytes or 0) / GB)} free; free some space, pick --tier fast, "
+            "or set OLLAMA_MODELS to a bigger disk"
+        )
 
     if not missing:
         click.echo(style("Everything is already installed.", fg="green"))
@@ -177,7 +171,7 @@ def run_install(profile_names: list[str], tier: str, yes: bool, dry_run: bool, h
         f"not downloading {gb(need / GB)} without a yes: run this in a terminal, or add --yes",
     )
 
-    outcome = InstallOutcome(present=[m.ref for m in plan.models if m.ref in have])
+    outcome = InstallOutcome(present=[m.ref for m in plan.models if m.ref in plan.installed])
     reporter: PlainProgress | RichProgress = RichProgress() if sys.stderr.isatty() else PlainProgress()
     queue = [m.ref for m in missing]
     sizes = {m.ref: int(m.size_gb * GB) for m in missing}
@@ -365,22 +359,8 @@ def remove_cmd(profile: str, tier: str, yes: bool, host: str | None) -> None:
     target = catalogue.get_profile(profile)
     server = installer.Server(host)
     have = server.installed()
-    chosen = {m.ref for m in target.models_for(tier)}
-    by_user = usage.installed_by_user() - {target.name}
-    goes, stays = [], []
-    for ref in sorted(chosen):
-        if ref not in have:
-            stays.append((ref, "not installed"))
-            continue
-        keepers = [
-            p.name for p in catalogue.values()
-            if p.name != target.name and ref in {m.ref for m in p.models}
-            and (p.name in by_user or any(m.ref in have and m.ref not in chosen for m in p.models))
-        ]
-        if keepers:
-            stays.append((ref, "still used by " + ", ".join(keepers)))
-        else:
-            goes.append(ref)
+    removal = installer.plan_removal(catalogue, target, tier, have, usage.installed_by_user() - {target.name})
+    goes, stays = removal.goes, removal.stays
     for ref in goes:
         click.echo(f"  remove  {ref} ({_bytes(have[ref].size)})")
     for ref, why in stays:
