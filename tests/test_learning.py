@@ -128,9 +128,9 @@ def test_a_personal_model_much_worse_on_the_shipped_data_is_refused(run):
     from recommender import classifier
 
     shipped = classifier.load(personal=False)
-    # Teach it nonsense: forty shipped programming examples relabelled as writing.
+    # Teach it nonsense: every shipped programming example relabelled as writing.
     programming = [t for t, label in zip(shipped.example_texts, shipped.example_labels, strict=True)
-                   if shipped.labels[label] == "programming"][:40]
+                   if shipped.labels[label] == "programming"]
     for text in programming:
         usage.record_correction(text=text, profile="writing", predicted="programming")
     result = run("train", "--personal")
