@@ -45,7 +45,7 @@ FOLDS = 5
 ABSTENTION_TARGET = 0.95
 C_GRID = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 # Weight of the token bag beside the mean embedding in the static head (0: embedding only).
-TOKEN_WEIGHTS = (0.5, 1.0, 2.0)
+TOKEN_WEIGHTS = (0.5, 1.0, 2.0, 4.0)
 PCA_DIMS = 256
 SIF_COEFFICIENT = 1e-4
 ENCODER_DIR = "encoder"
