@@ -295,6 +295,8 @@ def test_status_reports_server_and_per_profile_state(run, small):
     small.install("llama3.3:70b")
     data = json.loads(run("status", "--json", "--memory", "24GB", "--host", small.host).stdout)
     assert data["server"] == {"host": small.host, "reachable": True, "version": "0.12.6", "error": None}
+    assert data["machine"]["total_gb"] == 24.0 and data["machine"]["source"] == "--memory"
+    assert data["machine"]["free_disk_gb"] > 0 and data["machine"]["models_dir"]
     by_name = {p["name"]: p for p in data["profiles"]}
     assert by_name["programming"]["state"] == "partial"
     assert by_name["programming"]["tiers"]["fast"]["installed"] is True

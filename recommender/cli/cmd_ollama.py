@@ -305,15 +305,33 @@ def status_cmd(as_json: bool, memory: str | None, host: str | None) -> None:
         profiles.append({"name": p.name, "kind": p.kind, "state": state, "tiers": tiers})
     server_info = {"host": server.host, "reachable": have is not None, "version": version,
                    "error": None if error is None else str(error)}
+    local = installer.is_local(server.host)
+    machine_info = {
+        "total_gb": round(machine.total_bytes / GB, 1),
+        "available_gb": round(machine.available_bytes / GB, 1) if machine.available_bytes else None,
+        "gpu_gb": round(machine.gpu_bytes / GB, 1) if machine.gpu_bytes else None,
+        "unified_memory": machine.unified,
+        "source": machine.source,
+        # A remote server's disk cannot be seen from here.
+        "models_dir": str(installer.models_dir()) if local else None,
+        "free_disk_gb": round(installer.free_bytes(installer.models_dir()) / GB, 1) if local else None,
+    }
     for warning in usage.pop_warnings():
         click.echo(f"Warning: {warning}", err=True)
     if as_json:
-        echo_json({"server": server_info, "memory_gb": round(machine.total_bytes / GB, 1), "profiles": profiles})
+        echo_json({"server": server_info, "memory_gb": round(machine.total_bytes / GB, 1),
+                   "machine": machine_info, "profiles": profiles})
     else:
         reach = style("reachable", fg="green") if error is None else style("not reachable", fg="red")
         click.echo(f"Ollama at {server.host}: {reach}" + (f", version {version}" if version else ""))
-        click.echo(f"Memory: {machine.total_bytes / GB:.0f} GB ({machine.source}); "
+        avail = f", {machine.available_bytes / GB:.0f} GB available" if machine.available_bytes else ""
+        gpu = f", GPU {machine.gpu_bytes / GB:.0f} GB" if machine.gpu_bytes else ""
+        unified = " (unified)" if machine.unified else ""
+        click.echo(f"Memory: {machine.total_bytes / GB:.0f} GB{unified}{avail}{gpu} ({machine.source}); "
                    "'x' marks a tier this machine cannot hold.")
+        if machine_info["models_dir"]:
+            click.echo(f"Free disk where Ollama keeps models ({machine_info['models_dir']}): "
+                       f"{machine_info['free_disk_gb']:.1f} GB")
         rows = []
         for p in profiles:
             cells = [p["name"], p["state"]]
