@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from recommender.cli.app import cli
+from recommender.cli.cmd_usage import record_use, warn
 from recommender.cli.render import echo_json, style, table
 from recommender.errors import InputError
 
@@ -64,14 +65,12 @@ def bench_cmd(targets: tuple[str, ...], tier: str, as_json: bool, host: str | No
         result = bench.run(server, ref, bench.prompts_for(profile), profile=profile, tier=model_tier,
                            expected=hardware.expected_seconds_for(params) if params else None)
         runs.append(result)
-        warning = usage.record_bench(
+        warn(usage.record_bench(
             ref, tokens_per_second=result.tokens_per_second, seconds_per_response=result.seconds_per_response,
             load_seconds=result.load_seconds, ttft_seconds=result.ttft_seconds,
             prompt_tokens_per_second=result.prompt_tokens_per_second,
-        )
-        usage.record(usage.Event(command="bench", profile=profile, tier=model_tier, model=ref))
-        if warning:
-            click.echo(f"Warning: {warning}", err=True)
+        ))
+        record_use("bench", profile=profile, tier=model_tier, model=ref)
     if as_json:
         echo_json({
             "host": server.host,

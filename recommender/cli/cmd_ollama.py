@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from recommender.cli.app import cli
+from recommender.cli.cmd_usage import record_use, report_read_warnings
 from recommender.cli.render import echo_json, gb, style, table
 from recommender.errors import InstallRefused, OllamaError, OllamaUnavailable, TaskprofError
 
@@ -20,16 +21,6 @@ EXIT_INTERRUPTED = 130
 host_option = click.option(
     "--host", metavar="URL", help="The Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)."
 )
-
-
-def _record(command: str, profile: str | None = None, tier: str | None = None, model: str | None = None,
-            text: str | None = None, confidence: float | None = None, abstained: bool | None = None) -> None:
-    from recommender import usage
-
-    warning = usage.record(usage.Event(command=command, profile=profile, tier=tier, model=model, text=text,
-                                       confidence=confidence, abstained=abstained))
-    if warning:
-        click.echo(f"Warning: {warning}", err=True)
 
 
 def _consent(question: str, yes: bool, refusal: str) -> None:
@@ -161,7 +152,7 @@ def run_install(profile_names: list[str], tier: str, yes: bool, dry_run: bool, h
     if not missing:
         click.echo(style("Everything is already installed.", fg="green"))
         for p in profiles:
-            _record("install", p.name, tier)
+            record_use("install", profile=p.name, tier=tier)
         return
     if dry_run:
         click.echo("Dry run: nothing was downloaded.")
@@ -213,7 +204,7 @@ def _record_install(profiles, tier: str, outcome: InstallOutcome) -> None:
     have = set(outcome.installed) | set(outcome.present)
     for p in profiles:
         if any(m.ref in have for m in p.models_for(tier)):
-            _record("install", p.name, tier)
+            record_use("install", profile=p.name, tier=tier)
 
 
 def _summary(outcome: InstallOutcome) -> None:
@@ -316,8 +307,7 @@ def status_cmd(as_json: bool, memory: str | None, host: str | None) -> None:
         "models_dir": str(installer.models_dir()) if local else None,
         "free_disk_gb": round(installer.free_bytes(installer.models_dir()) / GB, 1) if local else None,
     }
-    for warning in usage.pop_warnings():
-        click.echo(f"Warning: {warning}", err=True)
+    report_read_warnings()
     if as_json:
         echo_json({"server": server_info, "memory_gb": round(machine.total_bytes / GB, 1),
                    "machine": machine_info, "profiles": profiles})
@@ -390,7 +380,7 @@ def remove_cmd(profile: str, tier: str, yes: bool, host: str | None) -> None:
     for ref in goes:
         server.delete(ref)
     click.echo(style("Deleted: ", bold=True) + ", ".join(goes))
-    _record("remove", target.name, tier)
+    record_use("remove", profile=target.name, tier=tier)
 
 
 # --- update -----------------------------------------------------------------------------------------
@@ -449,7 +439,7 @@ def update_cmd(profiles: tuple[str, ...], host: str | None) -> None:
         click.echo(style("failed    ", fg="red") + f"{ref}: {why}")
     for p in chosen:
         if any(m.ref in refs for m in p.models):
-            _record("update", p.name)
+            record_use("update", profile=p.name)
     if failed:
         sys.exit(1)
 
@@ -515,4 +505,5 @@ def ask_cmd(text: tuple[str, ...], tier: str | None, memory: str | None, no_log:
         rate = f", {last.eval_count / last.eval_duration * 1e9:.1f} tokens/s"
     click.echo(style(f"answered by {model.ref} in {elapsed:.1f} s{rate}", dim=True), err=True)
     if not no_log:
-        _record("ask", profile.name, model.tier, model.ref, clean, prediction.confidence, prediction.abstained)
+        record_use("ask", profile=profile.name, tier=model.tier, model=model.ref, text=clean,
+                   confidence=prediction.confidence, abstained=prediction.abstained)

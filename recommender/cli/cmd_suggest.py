@@ -193,14 +193,10 @@ def _history() -> dict[str, int]:
 
 
 def _log(s: clf_mod.Suggestion) -> None:
-    from recommender import usage
+    from recommender.cli.cmd_usage import record_use
 
-    warning = usage.record(usage.Event(
-        command="suggest", profile=s.chosen_profile, tier=s.recommended_tier,
-        confidence=s.confidence, abstained=s.abstained, text=s.text,
-    ))
-    if warning:
-        click.echo(f"Warning: {warning}", err=True)
+    record_use("suggest", profile=s.chosen_profile, tier=s.recommended_tier,
+               confidence=s.confidence, abstained=s.abstained, text=s.text)
 
 
 def _maybe_auto_install(s: clf_mod.Suggestion, host: str | None) -> None:
@@ -262,10 +258,10 @@ def run_batch(encoder: str, memory: str | None) -> None:
     model = clf_mod.load(encoder)
     machine = hardware.detect(memory)
     from recommender import usage
+    from recommender.cli.cmd_usage import report_read_warnings
 
     measured = usage.latest_bench()
-    for warning in usage.pop_warnings():
-        click.echo(f"Warning: {warning}", err=True)
+    report_read_warnings()
     tiers: dict[str, tuple[str, str, str | None]] = {}
     out = sys.stdout
     for start in range(0, len(lines), BATCH_CHUNK):

@@ -21,6 +21,21 @@ def warn(message: str | None) -> None:
         click.echo(f"Warning: {message}", err=True)
 
 
+def record_use(command: str, **fields: Any) -> None:
+    """Log one event (usage.record never fails a command) and show its warning, if any."""
+    from recommender import usage
+
+    warn(usage.record(usage.Event(command=command, **fields)))
+
+
+def report_read_warnings() -> None:
+    """Show what reads of the log had to say (a damaged log moved aside) when no write follows."""
+    from recommender import usage
+
+    for message in usage.pop_warnings():
+        warn(message)
+
+
 def installed_state(host: str | None) -> dict[str, bool] | None:
     """Per profile: are all its models installed? None when Ollama cannot be asked (quickly)."""
     try:
