@@ -197,10 +197,6 @@ class Server:
                 return
             yield chunk
 
-    def generate(self, ref: str, prompt: str) -> Any:
-        """One non-streamed completion with Ollama's timings in it."""
-        return self._call(f"answer with {ref}", lambda: self.client.generate(model=ref, prompt=prompt, stream=False))
-
 
 def listening(host: str | None = None, timeout: float = 0.3) -> bool:
     """Does anything accept connections at the server's address? A TCP connect, no request: it lets
@@ -224,8 +220,6 @@ def installed_refs(host: str | None = None, timeout: float = REACH_TIMEOUT) -> s
 
 # --- plans: what install and remove would do, decided before anything changes ----------------------
 
-GB = 1_000_000_000
-
 
 @dataclass(frozen=True)
 class InstallPlan:
@@ -247,6 +241,7 @@ class InstallPlan:
 
 def plan_install(server: Server, profiles: list[Any], tier: str) -> InstallPlan:
     """Which models the profiles need, which the server has, and whether the rest fits on disk."""
+    from recommender.hardware import GB
     from recommender.profiles import storage_plan
 
     version = server.version()

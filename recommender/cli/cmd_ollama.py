@@ -164,20 +164,18 @@ def run_install(profile_names: list[str], tier: str, yes: bool, dry_run: bool, h
 
     outcome = InstallOutcome(present=[m.ref for m in plan.models if m.ref in plan.installed])
     reporter: PlainProgress | RichProgress = RichProgress() if sys.stderr.isatty() else PlainProgress()
-    queue = [m.ref for m in missing]
-    sizes = {m.ref: int(m.size_gb * GB) for m in missing}
+    ref = ""
     try:
-        while queue:
-            ref = queue[0]
-            reporter.start(ref, sizes[ref])
+        for i, m in enumerate(missing):
+            ref = m.ref
+            reporter.start(ref, int(m.size_gb * GB))
             try:
                 server.pull(ref, reporter.update)
             except OllamaUnavailable as exc:
+                # The server went away: the rest would fail the same way.
                 reporter.finish(False)
                 outcome.failed[ref] = str(exc)
-                queue.pop(0)
-                outcome.not_started = list(queue)
-                queue.clear()
+                outcome.not_started = [later.ref for later in missing[i + 1:]]
                 break
             except OllamaError as exc:
                 reporter.finish(False)
@@ -185,11 +183,10 @@ def run_install(profile_names: list[str], tier: str, yes: bool, dry_run: bool, h
             else:
                 reporter.finish(True)
                 outcome.installed.append(ref)
-            queue.pop(0)
     except KeyboardInterrupt:
         reporter.close()
         done = ", ".join(outcome.installed) or "none"
-        click.echo(f"\nInterrupted while pulling {queue[0]}. Finished: {done}. "
+        click.echo(f"\nInterrupted while pulling {ref}. Finished: {done}. "
                    "Run the same command again to resume where it stopped.", err=True)
         _record_install(profiles, tier, outcome)
         sys.exit(EXIT_INTERRUPTED)
