@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 
 from recommender.errors import InputError
 from recommender.profiles import Model, Profile
@@ -30,9 +31,18 @@ KV_EXPONENT = 0.42
 class Machine:
     total_bytes: int
     available_bytes: int | None
-    gpu_bytes: int | None
+    known_gpu_bytes: int | None
     unified: bool
     source: str  # "detected", "--memory", "TASKPROF_MEMORY"
+    # A detected machine asks nvidia-smi (tens of ms or more) only when a fit depends on the answer.
+    probe_gpu: bool = False
+
+    @cached_property
+    def gpu_bytes(self) -> int | None:
+        """Discrete GPU memory: as given, or read once from nvidia-smi when probing is on."""
+        if self.known_gpu_bytes is not None or not self.probe_gpu:
+            return self.known_gpu_bytes
+        return nvidia_gpu_bytes()
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,7 @@ def detect(memory: str | None = None) -> Machine:
     total, available = _read_memory()
     # Apple silicon: the GPU uses the same memory, so total memory is what a model can use.
     unified = sys.platform == "darwin" and platform.machine() == "arm64"
-    return Machine(total, available, None if unified else nvidia_gpu_bytes(), unified, "detected")
+    return Machine(total, available, None, unified, "detected", probe_gpu=not unified)
 
 
 def parse_meminfo(text: str) -> tuple[int, int | None]:
@@ -130,14 +140,21 @@ def model_memory_bytes(model: Model, context_tokens: int | None = None) -> int:
     return int(model.size_gb * GB + kv_bytes_per_token(model) * context + OVERHEAD_BYTES)
 
 
+def system_share(machine: Machine) -> int:
+    """75% of memory: the rest is the OS and your programs."""
+    return int(machine.total_bytes * USABLE_SHARE)
+
+
 def usable_bytes(machine: Machine) -> int:
-    """What models may take: 75% of memory (the rest is the OS and your programs), plus a discrete GPU's
-    own memory (Ollama splits a model between GPU and system memory)."""
-    return int(machine.total_bytes * USABLE_SHARE) + (machine.gpu_bytes or 0)
+    """What models may take: the system share plus a discrete GPU's own memory (Ollama splits a
+    model between GPU and system memory)."""
+    return system_share(machine) + (machine.gpu_bytes or 0)
 
 
 def fits(model: Model, machine: Machine) -> bool:
-    return model_memory_bytes(model) <= usable_bytes(machine)
+    need = model_memory_bytes(model)
+    # System memory first, so the GPU is read only when it could change the answer.
+    return need <= system_share(machine) or need <= usable_bytes(machine)
 
 
 def tier_fits(profile: Profile, machine: Machine) -> dict[str, bool]:

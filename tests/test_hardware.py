@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -96,6 +97,26 @@ def test_tier_choice_across_memory_sizes(gb, programming, research):
     assert choice.tier == research
     if research == "fast":
         assert "OLLAMA_HOST" in choice.hint
+
+
+def test_nvidia_smi_is_read_only_when_a_fit_depends_on_it(tmp_path, monkeypatch):
+    marker = tmp_path / "asked"
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\ntouch {marker}\necho 24564\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.delenv("TASKPROF_MEMORY", raising=False)
+    found = hardware.detect()
+    catalogue = load_catalogue()
+    small = catalogue["programming"].model_for("fast")
+    assert hardware.fits(small, found)
+    assert not marker.exists()  # system memory was enough: no GPU question asked
+    huge = catalogue["research"].model_for("quality")
+    if hardware.model_memory_bytes(huge) > hardware.system_share(found):
+        hardware.fits(huge, found)
+        assert marker.exists()
+    assert found.gpu_bytes == 24564 * 2**20
 
 
 def test_a_discrete_gpu_adds_its_memory():
