@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender import paths
-from recommender.classifier import Classifier
+from recommender.classifier import Classifier, softmax
 from recommender.errors import TrainingError
 
 # A user's own profile becomes a label of the personal model once this many tasks were corrected to it.
@@ -104,10 +104,7 @@ def fit_softmax(f: Features, y: np.ndarray, w: np.ndarray, n_classes: int, c: fl
     step, momentum = 2.0, 0.9
     for _ in range(iterations):
         look = [coef + momentum * v[0], tok + momentum * v[1], bias + momentum * v[2]]
-        z = _logits(f, look[0], look[1], look[2])
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
+        p = softmax(_logits(f, look[0], look[1], look[2]))
         g = (p - onehot) * sw[:, None]
         grad_tok = np.stack([np.bincount(f.cols, weights=g[f.rows, k] * f.vals, minlength=f.n_tokens)
                              for k in range(n_classes)]).astype(np.float32)
