@@ -28,17 +28,8 @@ SETTINGS: dict[str, Setting] = {
 
 def load(path: Path | None = None) -> dict[str, Any]:
     """Every setting, stored values over defaults. A damaged file is an error naming it."""
-    path = path or paths.config_path()
     values = {name: s.default for name, s in SETTINGS.items()}
-    if not path.exists():
-        return values
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise TaskprofError(f"{path}: cannot read settings ({exc}); fix or delete the file") from None
-    if not isinstance(stored, dict):
-        raise TaskprofError(f"{path}: settings must be a JSON object; fix or delete the file")
-    values.update({k: v for k, v in stored.items() if k in SETTINGS})
+    values.update({k: v for k, v in _stored(path or paths.config_path()).items() if k in SETTINGS})
     return values
 
 
@@ -84,5 +75,13 @@ def unset(name: str, path: Path | None = None) -> None:
 
 
 def _stored(path: Path) -> dict[str, Any]:
-    load(path)  # validates the file
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    """What the file holds (unknown keys included, so a rewrite keeps them); {} when there is none."""
+    if not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TaskprofError(f"{path}: cannot read settings ({exc}); fix or delete the file") from None
+    if not isinstance(stored, dict):
+        raise TaskprofError(f"{path}: settings must be a JSON object; fix or delete the file")
+    return stored
