@@ -463,15 +463,10 @@ def ask_cmd(text: tuple[str, ...], tier: str | None, memory: str | None, no_log:
     """
     from recommender import classifier as clf_mod
     from recommender import hardware, installer
-    from recommender.cli.cmd_suggest import read_stdin_text
+    from recommender.cli.cmd_suggest import task_text
     from recommender.profiles import load_catalogue
 
-    if text:
-        raw = " ".join(text)
-    elif not sys.stdin.isatty():
-        raw = read_stdin_text()
-    else:
-        raw = ""
+    raw = task_text(text)
     clean = clf_mod.clean_text(raw)
     prediction = clf_mod.load("static").predict([clean])[0]
     chosen = clf_mod.FALLBACK_PROFILE if prediction.abstained else prediction.profile

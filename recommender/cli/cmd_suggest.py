@@ -27,6 +27,13 @@ def read_stdin_text() -> str:
         ) from None
 
 
+def task_text(words: tuple[str, ...]) -> str:
+    """The task from the arguments, else from piped standard input; "" when there is neither."""
+    if words:
+        return " ".join(words)
+    return "" if sys.stdin.isatty() else read_stdin_text()
+
+
 def speeds(profile, measured: dict | None = None) -> dict[str, dict[str, Any]]:
     """Per tier: the design's seconds-per-answer range and, once `taskprof bench` ran, the measured one."""
     from recommender import hardware, usage
@@ -143,14 +150,8 @@ def suggest_cmd(text, as_json, batch, encoder, memory, do_install, tier, yes, dr
             raise click.UsageError("--batch reads tasks from standard input; it takes no TEXT and no --install")
         run_batch(encoder, memory)
         return
-    if text:
-        joined = " ".join(text)
-    elif not sys.stdin.isatty():
-        joined = read_stdin_text()
-        if not joined.strip():
-            show_history(as_json, host)
-            return
-    else:
+    joined = task_text(text)
+    if not text and not joined.strip():
         show_history(as_json, host)
         return
 
