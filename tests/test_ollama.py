@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -174,6 +175,20 @@ def test_a_download_that_cannot_fit_is_refused(run, small, taskprof_home):
     assert result.exit_code == 1
     assert "not enough disk" in result.output
     assert pulls(small) == []
+
+
+def test_a_client_resetting_its_connection_leaves_no_trace(ollama_server, capfd):
+    # CI once failed because the fake server printed a traceback into a command's captured output
+    # when the client reset an idle keep-alive connection; Ollama itself says nothing then.
+    host, port = ollama_server.host.removeprefix("http://").split(":")
+    for _ in range(3):
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(b"GET /api/version HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+    time.sleep(0.2)
+    assert "Traceback" not in capfd.readouterr().err
+    assert ollama_server.errors == []
 
 
 def test_unknown_tag_fails_with_the_servers_reason_and_the_rest_go_on(run, small, taskprof_home):
