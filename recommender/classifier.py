@@ -18,7 +18,7 @@ import numpy as np
 from recommender import paths
 from recommender.errors import ArtifactError, InputError
 
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 GENERAL = "general"
 FALLBACK_PROFILE = "balanced"
 ENCODERS = ("static", "full")
@@ -107,6 +107,8 @@ class Classifier:
         # Per-token class weights over the encoder's vocabulary (static encoder only): a linear
         # model on the token bag, learned beside the one on the mean embedding.
         self.token_coef = arrays.get("token_coef")
+        # The bag's tokens are weighted by their inverse document frequency in the training data.
+        self.token_idf = arrays.get("token_idf")
         self.examples = arrays["examples"]
         self.example_labels = arrays["example_labels"]
         self.example_texts: list[str] = _read_json(self.head_dir / head_manifest["examples_file"])
@@ -156,6 +158,8 @@ class Classifier:
         logits = encoded.vectors @ self.coef.T + self.intercept
         bags = encoded.bags
         if self.token_coef is not None and bags is not None and bags.ids.size:
+            if self.token_idf is not None:
+                bags = bags.reweighted(self.token_idf)
             contrib = self.token_coef[:, bags.ids].astype(np.float32) * bags.weights  # (classes, nnz)
             lengths = np.diff(bags.indptr)
             nonempty = lengths > 0

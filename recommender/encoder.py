@@ -54,6 +54,22 @@ class Bags:
     ids: np.ndarray  # (nnz,) int64 token ids
     weights: np.ndarray  # (nnz,) float32
 
+    def reweighted(self, idf: np.ndarray) -> Bags:
+        """The same bags with each token scaled by its inverse document frequency, rows L2-normalised again.
+
+        Without it "the", "a" and "this" weigh as much in the bag as "contract" or "regex".
+        """
+        weights = self.weights * idf[self.ids]
+        lengths = np.diff(self.indptr)
+        nonempty = lengths > 0
+        squares = np.zeros(len(lengths), dtype=np.float32)
+        if weights.size:
+            squares[nonempty] = np.add.reduceat(weights * weights, self.indptr[:-1][nonempty])
+        norms = np.repeat(np.sqrt(squares), lengths)
+        out = np.zeros_like(weights, dtype=np.float32)
+        np.divide(weights, norms, out=out, where=norms > 0)
+        return Bags(self.indptr, self.ids, out)
+
 
 @dataclass(frozen=True)
 class Encoded:

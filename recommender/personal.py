@@ -69,9 +69,9 @@ class Features:
                         np.concatenate([self.cols, other.cols]), np.concatenate([self.vals, other.vals]), self.n_tokens)
 
 
-def build_features(encoded, columns: dict[int, int], token_weight: float) -> Features:
+def build_features(encoded, columns: dict[int, int], token_weight: float, idf: np.ndarray | None) -> Features:
     """Features for encoded texts; token ids outside `columns` (never seen in training) are dropped."""
-    b = encoded.bags
+    b = encoded.bags if idf is None else encoded.bags.reweighted(idf)
     rows = np.repeat(np.arange(len(encoded.vectors)), np.diff(b.indptr))
     cols = np.array([columns.get(int(t), -1) for t in b.ids], dtype=np.int64)
     known = cols >= 0
@@ -184,8 +184,8 @@ def train_personal(corrections: list[Correction], *, known_profiles: set[str],
     base = shipped.encoder.encode(list(shipped.example_texts))
     fixes = shipped.encoder.encode([c.text for c in usable])
     columns = {int(t): i for i, t in enumerate(np.unique(np.concatenate([base.bags.ids, fixes.bags.ids])))}
-    x = build_features(base, columns, token_weight)
-    cx = build_features(fixes, columns, token_weight)
+    x = build_features(base, columns, token_weight, shipped.token_idf)
+    cx = build_features(fixes, columns, token_weight, shipped.token_idf)
     y = np.asarray(shipped.example_labels, dtype=np.int64)
     cy = np.array([labels.index(c.profile) for c in usable])
     n_classes = len(labels)
@@ -214,8 +214,10 @@ def _write(out_dir: Path, labels, coef, bias, token_coef, examples, example_labe
     scratch = out_dir.with_name(out_dir.name + ".new")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
+    # The shipped IDF weights stay: a handful of corrections should not re-weigh the vocabulary.
+    idf = {} if shipped.token_idf is None else {"token_idf": shipped.token_idf}
     np.savez(scratch / "head-static.npz", coef=coef, intercept=bias, token_coef=token_coef, examples=examples,
-             example_labels=example_labels)
+             example_labels=example_labels, **idf)
     (scratch / "examples.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     manifest = {
         "format": shipped.manifest["format"],

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from recommender import classifier, paths
@@ -72,6 +73,31 @@ def test_long_text_is_truncated_not_refused(clf):
 def test_text_with_no_known_token_is_handled(clf):
     prediction = clf.predict(["\u2603\u2603\u2603"])[0]
     assert prediction.abstained
+
+
+def test_token_bags_are_weighted_like_scikit_learns_tfidf(clf):
+    # The shipped head was fitted on bags weighted by train.token_idf; inference must weigh them the same.
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    from training.train import token_idf
+
+    texts = ["review this contract", "the the the contract", "write a poem about the sea", "\u2603"]
+    bags = clf.encoder.encode(texts).bags
+    vocabulary = clf.encoder.table.shape[0]
+    counts = np.zeros((len(texts), vocabulary))
+    for row in range(len(texts)):
+        ids = bags.ids[bags.indptr[row] : bags.indptr[row + 1]]
+        counts[row, ids] = bags.weights[bags.indptr[row] : bags.indptr[row + 1]]
+    idf = token_idf(bags, vocabulary)
+    expected = TfidfTransformer().fit(counts).transform(counts).toarray()
+    np.testing.assert_allclose(idf, TfidfTransformer().fit(counts).idf_, rtol=1e-6)
+    got = np.zeros_like(counts)
+    weighted = bags.reweighted(idf)
+    for row in range(len(texts)):
+        span = slice(weighted.indptr[row], weighted.indptr[row + 1])
+        got[row, weighted.ids[span]] = weighted.weights[span]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert clf.token_idf is not None and clf.token_idf.shape == (vocabulary,)
 
 
 def test_empty_text_is_an_input_error():

@@ -121,7 +121,7 @@ def evaluate(public_file: Path | None) -> dict:
 
     for name, clf in clfs.items():
         head = clf.manifest["heads"][name]
-        feats = features(enc[name], vocabulary, head.get("token_weight", 0.0))
+        feats = features(enc[name], vocabulary, head.get("token_weight", 0.0), clf.token_idf)
         oof = np.zeros((len(y), len(LABELS)))
         for tr, te in folds:
             oof[te] = fit_head(feats[tr], y[tr], head["C"]).predict_proba(feats[te])

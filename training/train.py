@@ -72,14 +72,21 @@ def distil_static(out_dir: Path) -> dict:
     return {"rows": int(table.shape[0]), "dim": int(table.shape[1])}
 
 
-def features(encoded, vocabulary: int, token_weight: float):
-    """The head's input: the mean embedding, and for the static encoder the scaled token bag beside it."""
+def token_idf(bags, vocabulary: int) -> np.ndarray:
+    """Smoothed inverse document frequency of every token id over the training texts (scikit-learn's formula)."""
+    documents = len(bags.indptr) - 1
+    frequency = np.bincount(bags.ids, minlength=vocabulary)
+    return (np.log((1 + documents) / (1 + frequency)) + 1).astype(np.float32)
+
+
+def features(encoded, vocabulary: int, token_weight: float, idf: np.ndarray | None = None):
+    """The head's input: the mean embedding, and for the static encoder the scaled, IDF-weighted token bag beside it."""
     import scipy.sparse as sp
 
     dense = sp.csr_matrix(encoded.vectors)
     if encoded.bags is None or token_weight == 0:
         return dense
-    b = encoded.bags
+    b = encoded.bags if idf is None else encoded.bags.reweighted(idf)
     bag = sp.csr_matrix((b.weights, b.ids, b.indptr), shape=(len(encoded.vectors), vocabulary))
     return sp.hstack([dense, token_weight * bag]).tocsr()
 
@@ -90,7 +97,8 @@ def fit_head(x, y: np.ndarray, c: float):
     return LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, y)
 
 
-def cross_validate(encoded, y: np.ndarray, vocabulary: int, token_weights: tuple[float, ...]) -> dict:
+def cross_validate(encoded, y: np.ndarray, vocabulary: int, token_weights: tuple[float, ...],
+                   idf: np.ndarray | None = None) -> dict:
     """Pick C (and the token-bag weight) by stratified CV; return them with the out-of-fold probabilities."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -98,7 +106,7 @@ def cross_validate(encoded, y: np.ndarray, vocabulary: int, token_weights: tuple
     scores = {}
     best = None
     for weight in token_weights:
-        x = features(encoded, vocabulary, weight)
+        x = features(encoded, vocabulary, weight, idf)
         for c in C_GRID:
             oof = np.zeros((len(y), len(dataset.LABELS)))
             for train_idx, test_idx in folds:
@@ -159,15 +167,16 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
     log("embedding with the full sentence-transformer ...")
     encoded["full"] = FullEncoder().encode(data.texts)
     vocabulary = int(static.table.shape[0])
+    idf = {"static": token_idf(encoded["static"].bags, vocabulary), "full": None}
 
     heads = {}
     arrays = {}
     for name, enc in encoded.items():
         # The full encoder is the plain reference: its head sees the sentence embedding only.
         weights = TOKEN_WEIGHTS if name == "static" else (0.0,)
-        cv = cross_validate(enc, y, vocabulary, weights)
+        cv = cross_validate(enc, y, vocabulary, weights, idf[name])
         cal = calibrate_threshold(cv["oof"], y)
-        head = fit_head(features(enc, vocabulary, cv["token_weight"]), y, cv["C"])
+        head = fit_head(features(enc, vocabulary, cv["token_weight"], idf[name]), y, cv["C"])
         log(f"{name}: C={cv['C']} token weight {cv['token_weight']} cv top-1 {cv['accuracy']:.4f}, "
             f"threshold {cal['threshold']}, general abstention {cal['general_abstention']}")
         dim = enc.vectors.shape[1]
@@ -179,6 +188,7 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
         }
         if cv["token_weight"]:
             arrays[name]["token_coef"] = (head.coef_[:, dim:] * cv["token_weight"]).astype(np.float32)
+            arrays[name]["token_idf"] = idf[name]
         heads[name] = {
             "file": f"head-{name}.npz",
             "C": cv["C"],
@@ -220,7 +230,7 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
         },
         "heads": heads,
         "classifier": "scikit-learn LogisticRegression (lbfgs, class_weight=balanced) on the mean embedding "
-                      "and, for the static encoder, the L2-normalised token bag; C and the bag's weight by stratified CV",
+                      "and, for the static encoder, the IDF-weighted, L2-normalised token bag; C and the bag's weight by stratified CV",
         "versions": {
             "python": platform.python_version(),
             **{pkg: metadata.version(pkg) for pkg in
