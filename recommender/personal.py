@@ -81,7 +81,10 @@ def build_features(encoded, columns: dict[int, int], token_weight: float, idf: n
 
 def _logits(f: Features, coef: np.ndarray, tok: np.ndarray, bias: np.ndarray) -> np.ndarray:
     z = f.dense @ coef.T + bias
-    np.add.at(z, f.rows, tok[:, f.cols].T * f.vals[:, None])
+    if f.rows.size:
+        # Bag entries are ordered by row, so each row's share is one contiguous segment to sum.
+        starts = np.flatnonzero(np.r_[True, f.rows[1:] != f.rows[:-1]])
+        z[f.rows[starts]] += np.add.reduceat(tok[:, f.cols] * f.vals, starts, axis=1).T
     return z
 
 
@@ -102,12 +105,16 @@ def fit_softmax(f: Features, y: np.ndarray, w: np.ndarray, n_classes: int, c: fl
     sw = (w * class_weight[y]).astype(np.float32)
     total = float(sw.sum())
     step, momentum = 2.0, 0.9
+    # The token gradient sums bag entries per column: sort them by column once, then sum segments.
+    by_token = np.argsort(f.cols, kind="stable")
+    token_ids, token_starts = np.unique(f.cols[by_token], return_index=True)
     for _ in range(iterations):
         look = [coef + momentum * v[0], tok + momentum * v[1], bias + momentum * v[2]]
         p = softmax(_logits(f, look[0], look[1], look[2]))
         g = (p - onehot) * sw[:, None]
-        grad_tok = np.stack([np.bincount(f.cols, weights=g[f.rows, k] * f.vals, minlength=f.n_tokens)
-                             for k in range(n_classes)]).astype(np.float32)
+        grad_tok = np.zeros_like(tok)
+        if by_token.size:
+            grad_tok[:, token_ids] = np.add.reduceat((g[f.rows] * f.vals[:, None]).T[:, by_token], token_starts, axis=1)
         grads = [g.T @ f.dense / total + look[0] / (c * total),
                  grad_tok / total + look[1] / (c * total),
                  g.sum(axis=0) / total]
