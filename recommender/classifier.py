@@ -161,9 +161,7 @@ class Classifier:
             if self.token_idf is not None:
                 bags = bags.reweighted(self.token_idf)
             contrib = self.token_coef[:, bags.ids].astype(np.float32) * bags.weights  # (classes, nnz)
-            lengths = np.diff(bags.indptr)
-            nonempty = lengths > 0
-            logits[nonempty] += np.add.reduceat(contrib, bags.indptr[:-1][nonempty], axis=1).T
+            logits += bags.row_sums(contrib).T
         return logits
 
     def _similar(self, sims: np.ndarray, label_index: int, count: int) -> tuple[Similar, ...]:

@@ -60,15 +60,23 @@ class Bags:
         Without it "the", "a" and "this" weigh as much in the bag as "contract" or "regex".
         """
         weights = self.weights * idf[self.ids]
-        lengths = np.diff(self.indptr)
-        nonempty = lengths > 0
-        squares = np.zeros(len(lengths), dtype=np.float32)
-        if weights.size:
-            squares[nonempty] = np.add.reduceat(weights * weights, self.indptr[:-1][nonempty])
-        norms = np.repeat(np.sqrt(squares), lengths)
+        norms = np.repeat(np.sqrt(self.row_sums(weights * weights)), np.diff(self.indptr))
         out = np.zeros_like(weights, dtype=np.float32)
         np.divide(weights, norms, out=out, where=norms > 0)
         return Bags(self.indptr, self.ids, out)
+
+    def row_sums(self, values: np.ndarray) -> np.ndarray:
+        """Sum `values` (last axis: one per bag entry) over each text's entries; 0 for a text with none.
+
+        np.add.reduceat cannot express an empty segment (it returns the next entry instead), so
+        empty rows are left out of the call.
+        """
+        lengths = np.diff(self.indptr)
+        nonempty = lengths > 0
+        sums = np.zeros((*values.shape[:-1], len(lengths)), dtype=values.dtype)
+        if values.shape[-1]:
+            sums[..., nonempty] = np.add.reduceat(values, self.indptr[:-1][nonempty], axis=-1)
+        return sums
 
 
 @dataclass(frozen=True)

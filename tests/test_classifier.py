@@ -84,19 +84,19 @@ def test_token_bags_are_weighted_like_scikit_learns_tfidf(clf):
     texts = ["review this contract", "the the the contract", "write a poem about the sea", "\u2603"]
     bags = clf.encoder.encode(texts).bags
     vocabulary = clf.encoder.table.shape[0]
-    counts = np.zeros((len(texts), vocabulary))
-    for row in range(len(texts)):
-        ids = bags.ids[bags.indptr[row] : bags.indptr[row + 1]]
-        counts[row, ids] = bags.weights[bags.indptr[row] : bags.indptr[row + 1]]
+
+    def dense(b):
+        matrix = np.zeros((len(texts), vocabulary))
+        for row in range(len(texts)):
+            span = slice(b.indptr[row], b.indptr[row + 1])
+            matrix[row, b.ids[span]] = b.weights[span]
+        return matrix
+
+    counts = dense(bags)
     idf = token_idf(bags, vocabulary)
-    expected = TfidfTransformer().fit(counts).transform(counts).toarray()
-    np.testing.assert_allclose(idf, TfidfTransformer().fit(counts).idf_, rtol=1e-6)
-    got = np.zeros_like(counts)
-    weighted = bags.reweighted(idf)
-    for row in range(len(texts)):
-        span = slice(weighted.indptr[row], weighted.indptr[row + 1])
-        got[row, weighted.ids[span]] = weighted.weights[span]
-    np.testing.assert_allclose(got, expected, atol=1e-6)
+    tfidf = TfidfTransformer().fit(counts)
+    np.testing.assert_allclose(idf, tfidf.idf_, rtol=1e-6)
+    np.testing.assert_allclose(dense(bags.reweighted(idf)), tfidf.transform(counts).toarray(), atol=1e-6)
     assert clf.token_idf is not None and clf.token_idf.shape == (vocabulary,)
 
 
