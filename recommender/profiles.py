@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from recommender import paths
-from recommender.errors import ProfileError, ProfileNotFound
+from recommender.errors import ProfileError, ProfileNameError, ProfileNotFound
 
 TIERS = ("fast", "quality")
 KINDS = ("task", "general")
@@ -105,7 +105,7 @@ class Catalogue(Mapping[str, Profile]):
 def check_name(name: str) -> str:
     """Refuse anything that is not a plain profile name (paths, dots, upper case, empty)."""
     if not NAME_RE.fullmatch(name):
-        raise ProfileError(
+        raise ProfileNameError(
             f"'{name}' is not a profile name: use lowercase letters, digits and '-' (not a path)"
         )
     return name

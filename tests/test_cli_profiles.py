@@ -53,8 +53,10 @@ def test_profiles_size_named_and_tier(run):
 
 def test_path_like_name_is_one_line_error(run):
     result = run("profiles", "show", "../x")
-    assert result.exit_code == 1
-    assert result.stderr.strip() == "Error: '../x' is not a profile name: use lowercase letters, digits and '-' (not a path)"
+    assert result.exit_code == 2  # a bad argument: usage error, with the subcommand's usage line
+    assert result.stderr.startswith("Usage: ") and "profiles show [OPTIONS] NAME" in result.stderr.splitlines()[0]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: '../x' is not a profile name: use lowercase letters, digits and '-' (not a path)")
     assert "Traceback" not in result.output
 
 

@@ -164,7 +164,8 @@ def size_cmd(names: tuple[str, ...], tier: str, as_json: bool) -> None:
     rows = [[m.ref, gb(m.size_gb), "+".join(m.tiers), ", ".join(m.used_by)] for m in plan.models]
     click.echo(table(["MODEL", "SIZE", "TIER", "USED BY"], rows, right=[1]))
     click.echo()
-    click.echo(style(f"Total to download: {gb(plan.total_gb)} ({len(plan.models)} distinct models)", bold=True))
+    distinct = f"{len(plan.models)} distinct model{'s' if len(plan.models) != 1 else ''}"
+    click.echo(style(f"Total to download: {gb(plan.total_gb)} ({distinct})", bold=True))
     click.echo(
         f"Naive sum, each profile counted alone: {gb(plan.naive_gb)}; shared models save {gb(plan.saved_gb)}."
     )
