@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 
-from recommender.errors import InputError
+from recommender.errors import InputError, TaskprofError
 from recommender.profiles import Model, Profile
 
 MEMORY_ENV = "TASKPROF_MEMORY"
@@ -79,19 +79,6 @@ def detect(memory: str | None = None) -> Machine:
     return Machine(total, available, None, unified, "detected", probe_gpu=not unified)
 
 
-def parse_meminfo(text: str) -> tuple[int, int | None]:
-    """(MemTotal, MemAvailable) in bytes from the text of /proc/meminfo."""
-    info = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        fields = rest.split()
-        if fields and fields[0].isdigit():
-            info[key.strip()] = int(fields[0]) * 1024
-    if "MemTotal" not in info:
-        raise ValueError("no MemTotal line")
-    return info["MemTotal"], info.get("MemAvailable")
-
-
 def parse_nvidia_smi(text: str) -> int | None:
     """Total memory in bytes of all GPUs from `nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits`."""
     mib = [int(float(line.strip())) for line in text.splitlines() if line.strip().replace(".", "", 1).isdigit()]
@@ -112,16 +99,16 @@ def nvidia_gpu_bytes() -> int | None:
 
 
 def _read_memory() -> tuple[int, int | None]:
+    """(total, available) bytes of system memory, on Linux, macOS and Windows alike."""
+    # psutil costs some ms to import, so only a detected machine pays it, not --memory or TASKPROF_MEMORY.
+    import psutil
+
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            return parse_meminfo(f.read())
-    except (OSError, ValueError):
-        pass
-    try:
-        out = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, timeout=2, check=True)
-        return int(out.stdout.strip()), None
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), None
+        memory = psutil.virtual_memory()
+    except (OSError, RuntimeError) as exc:
+        raise TaskprofError(f"cannot read this machine's memory ({exc}); give it with --memory or "
+                            f"{MEMORY_ENV}, e.g. --memory 32GB") from None
+    return int(memory.total), (int(memory.available) if memory.available else None)
 
 
 def kv_bytes_per_token(model: Model) -> float:

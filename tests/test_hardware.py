@@ -4,29 +4,85 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import subprocess
+import sys
+from types import SimpleNamespace
 
+import psutil
 import pytest
 
 from recommender import hardware
-from recommender.errors import InputError
+from recommender.errors import InputError, TaskprofError
 from recommender.hardware import GB, Machine
 from recommender.profiles import load_catalogue
-
-MEMINFO = """MemTotal:       24576000 kB
-MemFree:         1000000 kB
-MemAvailable:   20480000 kB
-Buffers:          123456 kB
-"""
 
 
 def machine(gb: float, gpu_gb: float | None = None) -> Machine:
     return Machine(int(gb * GB), None, int(gpu_gb * GB) if gpu_gb else None, False, "test")
 
 
-def test_meminfo_is_read_in_bytes():
-    assert hardware.parse_meminfo(MEMINFO) == (24576000 * 1024, 20480000 * 1024)
-    with pytest.raises(ValueError):
-        hardware.parse_meminfo("Buffers: 1 kB\n")
+# What psutil.virtual_memory() returns on each platform (its fields there), in bytes.
+LINUX = SimpleNamespace(total=24 * GB, available=20 * GB, percent=16.7, used=3 * GB, free=1 * GB, active=8 * GB,
+                        inactive=9 * GB, buffers=GB // 10, cached=18 * GB, shared=GB // 5, slab=GB // 3)
+MACOS = SimpleNamespace(total=64 * 2**30, available=41 * 2**30, percent=35.9, used=20 * 2**30, free=2 * 2**30,
+                        active=20 * 2**30, inactive=19 * 2**30, wired=3 * 2**30)
+WINDOWS = SimpleNamespace(total=32 * 2**30, available=11 * 2**30, percent=65.6, used=21 * 2**30, free=11 * 2**30)
+
+
+def simulate(monkeypatch, memory: SimpleNamespace, platform_name: str, machine_name: str) -> None:
+    monkeypatch.delenv("TASKPROF_MEMORY", raising=False)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory)
+    monkeypatch.setattr(sys, "platform", platform_name)
+    monkeypatch.setattr(platform, "machine", lambda: machine_name)
+
+
+def test_linux_memory_comes_from_psutil(monkeypatch):
+    simulate(monkeypatch, LINUX, "linux", "x86_64")
+    found = hardware.detect()
+    assert (found.total_bytes, found.available_bytes) == (24 * GB, 20 * GB)
+    assert not found.unified and found.probe_gpu and found.source == "detected"
+
+
+def test_apple_silicon_memory_is_unified_and_reports_what_is_available(monkeypatch):
+    simulate(monkeypatch, MACOS, "darwin", "arm64")
+    found = hardware.detect()
+    assert (found.total_bytes, found.available_bytes) == (64 * 2**30, 41 * 2**30)
+    assert found.unified
+    assert not found.probe_gpu and found.gpu_bytes is None  # no nvidia-smi on a Mac
+    assert hardware.fits(load_catalogue()["research"].model_for("quality"), found)  # 70B on a 64 GiB Mac
+
+
+def test_an_intel_mac_is_not_unified(monkeypatch):
+    simulate(monkeypatch, MACOS, "darwin", "x86_64")
+    assert not hardware.detect().unified
+
+
+def test_windows_memory_needs_no_sysconf(monkeypatch):
+    simulate(monkeypatch, WINDOWS, "win32", "AMD64")
+    monkeypatch.delattr(os, "sysconf", raising=False)  # Windows has none: detection must not need it
+    found = hardware.detect()
+    assert (found.total_bytes, found.available_bytes) == (32 * 2**30, 11 * 2**30)
+    assert not found.unified and found.probe_gpu
+
+
+def test_unreadable_memory_is_a_one_line_error_that_says_what_to_do(monkeypatch):
+    def refuse():
+        raise OSError(2, "No such file or directory", "/proc/meminfo")
+
+    monkeypatch.delenv("TASKPROF_MEMORY", raising=False)
+    monkeypatch.setattr(psutil, "virtual_memory", refuse)
+    with pytest.raises(TaskprofError, match="--memory") as raised:
+        hardware.detect()
+    assert "\n" not in str(raised.value)
+
+
+def test_psutil_is_imported_only_to_detect():
+    code = ("import sys; from recommender import hardware; hardware.detect('16GB'); a = 'psutil' in sys.modules; "
+            "hardware.detect(); print(a, 'psutil' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "TASKPROF_MEMORY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["False", "True"]
 
 
 def test_nvidia_smi_output_sums_every_gpu():
@@ -106,16 +162,15 @@ def test_nvidia_smi_is_read_only_when_a_fit_depends_on_it(tmp_path, monkeypatch)
     fake.write_text(f"#!/bin/sh\ntouch {marker}\necho 24564\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
-    monkeypatch.delenv("TASKPROF_MEMORY", raising=False)
+    simulate(monkeypatch, LINUX, "linux", "x86_64")  # 24 GB: a 70B model needs the GPU's answer
     found = hardware.detect()
     catalogue = load_catalogue()
     small = catalogue["programming"].model_for("fast")
     assert hardware.fits(small, found)
     assert not marker.exists()  # system memory was enough: no GPU question asked
     huge = catalogue["research"].model_for("quality")
-    if hardware.model_memory_bytes(huge) > hardware.system_share(found):
-        hardware.fits(huge, found)
-        assert marker.exists()
+    hardware.fits(huge, found)
+    assert marker.exists()
     assert found.gpu_bytes == 24564 * 2**20
 
 
