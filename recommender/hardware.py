@@ -50,6 +50,7 @@ class TierChoice:
     tier: str
     reason: str
     hint: str | None
+    fits: bool = True  # False: not even the chosen tier fits this machine
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(t|tb|tib|g|gb|gib|m|mb|mib)?\s*$", re.IGNORECASE)
@@ -156,10 +157,21 @@ def recommend_tier(profile: Profile, machine: Machine) -> TierChoice:
         return TierChoice("quality", f"{quality.ref} needs ~{need:.0f} GB and this machine has {have:.0f} GB", None)
     need = model_memory_bytes(quality) / GB
     reason = f"{quality.ref} needs ~{need:.0f} GB, more than this machine's {have:.0f} GB allows; {fast.ref} fits"
-    if not fits(fast, machine):
-        reason = f"even {fast.ref} (~{model_memory_bytes(fast) / GB:.0f} GB) is tight on {have:.0f} GB; expect swapping"
     hint = f"For the quality tier, point OLLAMA_HOST at a machine with ~{need / USABLE_SHARE:.0f} GB or more."
+    if not fits(fast, machine):
+        # Not "tight": a model larger than the memory allowed to it swaps or fails to load.
+        fast_need, allows = model_memory_bytes(fast) / GB, usable_bytes(machine) / GB
+        reason = (f"{fast.ref} does not fit: it needs ~{_gb(fast_need)} GB and this machine allows "
+                  f"~{_gb(allows)} GB of its {_gb(have)} GB; {quality.ref} needs ~{need:.0f} GB")
+        hint = (f"Neither tier fits here: point OLLAMA_HOST at a machine with ~{fast_need / USABLE_SHARE:.0f} GB "
+                f"or more (~{need / USABLE_SHARE:.0f} GB for the quality tier).")
+        return TierChoice("fast", reason, hint, fits=False)
     return TierChoice("fast", reason, hint)
+
+
+def _gb(value: float) -> str:
+    """GB for a sentence: a decimal below 10, where rounding would hide the gap (0.8 vs 1)."""
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
 # The design's expectations, seconds per response by model size (B parameters up to the bound).

@@ -174,6 +174,26 @@ def test_nvidia_smi_is_read_only_when_a_fit_depends_on_it(tmp_path, monkeypatch)
     assert found.gpu_bytes == 24564 * 2**20
 
 
+@pytest.mark.parametrize("gb", [1, 4, 8])
+def test_a_machine_too_small_for_any_tier_is_told_so_not_tight(gb):
+    research = load_catalogue()["research"]  # llama3.1:8b ~6.9 GB, llama3.3:70b ~47 GB
+    choice = hardware.recommend_tier(research, machine(gb))
+    assert choice.tier == "fast" and not choice.fits
+    assert "tight" not in choice.reason
+    need = hardware.model_memory_bytes(research.model_for("fast")) / GB
+    allows = hardware.usable_bytes(machine(gb)) / GB
+    assert f"llama3.1:8b does not fit: it needs ~{need:.1f} GB and this machine allows ~{allows:.1f} GB" in choice.reason
+    assert "Neither tier fits" in choice.hint and "OLLAMA_HOST" in choice.hint
+    assert hardware.recommend_tier(research, machine(16)).fits  # the fast model fits 16 GB
+
+
+def test_suggest_with_too_little_memory_says_it_does_not_fit(run):
+    result = run("suggest", "--memory", "1GB", "--no-log", "write a poem about autumn")
+    assert result.exit_code == 0, result.output
+    assert "tight" not in result.output
+    assert "does not fit: it needs ~6.9 GB and this machine allows ~0.8 GB of its 1.0 GB" in result.output
+
+
 def test_a_discrete_gpu_adds_its_memory():
     model = load_catalogue()["programming"].model_for("quality")
     assert not hardware.fits(model, machine(24))
