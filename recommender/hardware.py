@@ -10,9 +10,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from recommender.errors import InputError, TaskprofError
-from recommender.profiles import Model, Profile
+
+if TYPE_CHECKING:  # only for annotations: config imports this module to check sizes without the catalogue
+    from recommender.profiles import Model, Profile
 
 MEMORY_ENV = "TASKPROF_MEMORY"
 GB = 1_000_000_000
@@ -25,6 +28,8 @@ DEFAULT_CONTEXT = 8192
 # KV cache per token of context: KV_BYTES_PER_TOKEN_1B x (B parameters) ** KV_EXPONENT.
 KV_BYTES_PER_TOKEN_1B = 60_000
 KV_EXPONENT = 0.42
+# Below this no model in any catalogue runs; a size this small is a typo.
+MIN_MEMORY_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ def parse_size(text: str) -> int:
     if not match:
         raise InputError(f"'{text}' is not a memory size: write it like 64GB, 48GiB or 16000MB")
     value = float(match.group(1)) * _UNITS[(match.group(2) or "gb").lower()]
-    if value < 256 * 2**20:
+    if value < MIN_MEMORY_BYTES:
         raise InputError(f"'{text}' is too little memory to run any model")
     return int(value)
 
