@@ -169,7 +169,7 @@ KINDS: dict[str, Kind] = {
     "count": Kind(f"a whole number from {COUNT_RANGE[0]} to {COUNT_RANGE[1]}", _parse_count,
                   _exactly(lambda v: type(v) is int and COUNT_RANGE[0] <= v <= COUNT_RANGE[1])),
     "tier": Kind("fast, quality or all", _parse_tier, _exactly(lambda v: v in ("fast", "quality", "all"))),
-    "duration": Kind("a duration from 1m to 52w such as 7d, 12h, 30m or 2w, or off", _parse_duration,
+    "duration": Kind("a duration such as 7d, 12h, 30m or 2w (1m to 52w), or off", _parse_duration,
                      _check_duration, _show_duration),
     "host": Kind("an Ollama address such as http://gpu-box:11434 or gpu-box:11434", _parse_host, _check_host,
                  lambda v: "--host or OLLAMA_HOST" if v is None else v),
