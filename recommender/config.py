@@ -198,6 +198,16 @@ class Settings(dict):
 
     __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
 
+    # Copies and pickles would otherwise rebuild it item by item through the closed __setitem__.
+    def __copy__(self) -> Settings:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Settings:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Settings, (dict(self), self.warnings)
+
 
 def load(path: Path | None = None) -> Settings:
     """Every setting: stored values checked against their kind, defaults for the rest.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import pickle
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -141,6 +143,10 @@ def test_settings_are_read_only_and_serialise_as_json():
     with pytest.raises(TypeError):
         settings.update(logging=False)
     assert json.loads(json.dumps(settings))["update_every"] is None
+    store({"logging": "false"})
+    settings = config.load()
+    for twin in (copy.copy(settings), copy.deepcopy(settings), pickle.loads(pickle.dumps(settings))):
+        assert twin == settings and twin.warnings == settings.warnings
 
 
 # --- set: the parser for each kind ---------------------------------------------------------------
