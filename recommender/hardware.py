@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # only for annotations: config imports this module to check s
     from recommender.profiles import Model, Profile
 
 MEMORY_ENV = "TASKPROF_MEMORY"
+MEMINFO = "/proc/meminfo"
 GB = 1_000_000_000
 # Share of memory a model may take: the OS and other programs keep the rest.
 USABLE_SHARE = 0.75
@@ -106,7 +107,14 @@ def nvidia_gpu_bytes() -> int | None:
 
 def _read_memory() -> tuple[int, int | None]:
     """(total, available) bytes of system memory, on Linux, macOS and Windows alike."""
-    # psutil costs some ms to import, so only a detected machine pays it, not --memory or TASKPROF_MEMORY.
+    if sys.platform.startswith("linux"):
+        # psutil reads these same two lines on Linux, but importing it costs every `suggest` ~5%
+        # of its time; the file read costs 0.1 ms.
+        try:
+            with open(MEMINFO, encoding="ascii") as f:
+                return parse_meminfo(f.read())
+        except (OSError, ValueError):
+            pass  # no /proc (a sandbox): let psutil try
     import psutil
 
     try:
@@ -115,6 +123,19 @@ def _read_memory() -> tuple[int, int | None]:
         raise TaskprofError(f"cannot read this machine's memory ({exc}); give it with --memory or "
                             f"{MEMORY_ENV}, e.g. --memory 32GB") from None
     return int(memory.total), (int(memory.available) if memory.available else None)
+
+
+def parse_meminfo(text: str) -> tuple[int, int | None]:
+    """(MemTotal, MemAvailable) in bytes from the text of /proc/meminfo."""
+    info = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if fields and fields[0].isdigit():
+            info[key.strip()] = int(fields[0]) * 1024
+    if "MemTotal" not in info:
+        raise ValueError("no MemTotal line")
+    return info["MemTotal"], info.get("MemAvailable")
 
 
 def kv_bytes_per_token(model: Model) -> float:

@@ -38,11 +38,34 @@ def simulate(monkeypatch, memory: SimpleNamespace, platform_name: str, machine_n
     monkeypatch.setattr(platform, "machine", lambda: machine_name)
 
 
-def test_linux_memory_comes_from_psutil(monkeypatch):
+MEMINFO = """MemTotal:       24576000 kB
+MemFree:         1000000 kB
+MemAvailable:   20480000 kB
+Buffers:          123456 kB
+"""
+
+
+def test_meminfo_is_read_in_bytes():
+    assert hardware.parse_meminfo(MEMINFO) == (24576000 * 1024, 20480000 * 1024)
+    with pytest.raises(ValueError):
+        hardware.parse_meminfo("Buffers: 1 kB\n")
+
+
+def test_linux_memory_comes_from_the_kernel_without_psutil(monkeypatch, tmp_path):
+    (tmp_path / "meminfo").write_text(MEMINFO)
+    monkeypatch.setattr(hardware, "MEMINFO", str(tmp_path / "meminfo"))
+    simulate(monkeypatch, LINUX, "linux", "x86_64")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: pytest.fail("psutil asked on Linux"))
+    found = hardware.detect()
+    assert (found.total_bytes, found.available_bytes) == (24576000 * 1024, 20480000 * 1024)
+    assert not found.unified and found.probe_gpu and found.source == "detected"
+
+
+def test_linux_without_proc_asks_psutil(monkeypatch, tmp_path):
+    monkeypatch.setattr(hardware, "MEMINFO", str(tmp_path / "no-such-file"))
     simulate(monkeypatch, LINUX, "linux", "x86_64")
     found = hardware.detect()
     assert (found.total_bytes, found.available_bytes) == (24 * GB, 20 * GB)
-    assert not found.unified and found.probe_gpu and found.source == "detected"
 
 
 def test_apple_silicon_memory_is_unified_and_reports_what_is_available(monkeypatch):
@@ -72,15 +95,18 @@ def test_unreadable_memory_is_a_one_line_error_that_says_what_to_do(monkeypatch)
         raise OSError(2, "No such file or directory", "/proc/meminfo")
 
     monkeypatch.delenv("TASKPROF_MEMORY", raising=False)
+    monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setattr(psutil, "virtual_memory", refuse)
     with pytest.raises(TaskprofError, match="--memory") as raised:
         hardware.detect()
     assert "\n" not in str(raised.value)
 
 
-def test_psutil_is_imported_only_to_detect():
-    code = ("import sys; from recommender import hardware; hardware.detect('16GB'); a = 'psutil' in sys.modules; "
-            "hardware.detect(); print(a, 'psutil' in sys.modules)")
+@pytest.mark.skipif(not os.path.exists("/proc/meminfo"), reason="needs a Linux /proc")
+def test_psutil_is_imported_only_where_it_is_needed():
+    code = ("import sys; from recommender import hardware; hardware.detect('16GB'); hardware.detect(); "
+            "linux = 'psutil' in sys.modules; hardware.MEMINFO = '/no/such/file'; hardware.detect(); "
+            "print(linux, 'psutil' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k != "TASKPROF_MEMORY"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["False", "True"]
