@@ -235,7 +235,7 @@ class Session:
         from recommender import config
 
         settings = config.load()
-        for message in getattr(settings, "warnings", ()):
+        for message in settings.warnings:
             self.warn(message)
         return settings
 
@@ -476,7 +476,7 @@ class Session:
                 except OllamaError as exc:
                     progress.finish(False)
                     outcome.failed[m.ref] = str(exc)
-                    outcome.resumable = outcome.resumable or getattr(exc, "resumable", False)
+                    outcome.resumable = outcome.resumable or exc.resumable
                 else:
                     progress.finish(True)
                     outcome.installed.append(m.ref)

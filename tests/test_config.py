@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from recommender import config, paths, usage
+from recommender import config, paths
 from recommender.errors import InputError, TaskprofError
 
 GB = 1_000_000_000
@@ -76,8 +76,10 @@ def test_a_string_config_set_accepts_is_read_with_a_warning(name, stored, typed,
 
 
 def test_stored_false_string_turns_logging_off():
+    from recommender.service import Session
+
     store({"logging": "false"})
-    assert usage.logging_enabled() is False
+    assert Session().logging_on() is False
 
 
 @pytest.mark.parametrize(("name", "stored"), [

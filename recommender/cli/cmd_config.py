@@ -27,7 +27,7 @@ def _loaded():
     from recommender import config
 
     values = config.load()
-    for message in getattr(values, "warnings", ()):
+    for message in values.warnings:
         warn(message)
     return config, values
 
