@@ -59,6 +59,7 @@ class Decision:
     encoder: str
     personal: bool
     history_decided: str | None
+    tier_fits: bool = True  # False: not even the recommended tier fits the machine that would run it
     focus: str | None = None
     payload_kind: str | None = None
     language: str = "en"
@@ -852,6 +853,7 @@ def _decision(text: str, p: clf_mod.Prediction, history_choice: str | None, tier
         encoder=model.encoder_name,
         personal=model.personal,
         history_decided=history_choice,
+        tier_fits=tier.fits,
         focus=focus,
         payload_kind=getattr(p, "payload_kind", None),
         language=language,
