@@ -6,7 +6,7 @@ import click
 
 from recommender.cli.app import cli
 from recommender.cli.cmd_usage import record_use, warn
-from recommender.cli.render import echo_json, style, table
+from recommender.cli.render import echo_json, echo_warnings, style, table
 from recommender.errors import InputError
 
 
@@ -32,6 +32,7 @@ def bench_cmd(targets: tuple[str, ...], tier: str, as_json: bool, host: str | No
     from recommender.profiles import check_name, load_catalogue
 
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     server = installer.Server(host, read_timeout=installer.CHAT_READ_TIMEOUT)
     server.version()
     have = server.installed()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from recommender.cli.app import cli
-from recommender.cli.render import echo_json, style
+from recommender.cli.render import echo_json, echo_warnings, style
 from recommender.errors import InputError
 
 
@@ -25,6 +25,7 @@ def correct_cmd(profile: str, text: str | None, as_json: bool) -> None:
     from recommender.profiles import load_catalogue
 
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     target = catalogue.get_profile(profile)
     if target.kind != "task" and not target.is_user:
         raise InputError(f"'{profile}' is a general profile; correct a task to a task profile or a profile of your own")
@@ -78,6 +79,7 @@ def train_cmd(personal: bool, reset: bool, as_json: bool) -> None:
 
     corrections = [personal_mod.Correction(c.text, c.profile) for c in usage.corrections()]
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     seeds = {p.name: [p.description, *p.recommended_for] for p in catalogue.values() if p.is_user}
     report = personal_mod.train_personal(corrections, known_profiles=set(catalogue), seeds=seeds)
     if as_json:

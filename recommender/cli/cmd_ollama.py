@@ -11,7 +11,7 @@ import click
 
 from recommender.cli.app import cli
 from recommender.cli.cmd_usage import record_use, report_read_warnings
-from recommender.cli.render import echo_json, gb, style, table
+from recommender.cli.render import echo_json, echo_warnings, gb, style, table
 from recommender.errors import InstallRefused, OllamaError, OllamaUnavailable, TaskprofError
 
 GB = 1_000_000_000
@@ -125,6 +125,7 @@ def run_install(profile_names: list[str], tier: str, yes: bool, dry_run: bool, h
     from recommender.profiles import load_catalogue
 
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     profiles = [catalogue.get_profile(name) for name in dict.fromkeys(profile_names)]
     server = installer.Server(host)
     plan = installer.plan_install(server, profiles, tier)
@@ -262,6 +263,7 @@ def status_cmd(as_json: bool, memory: str | None, host: str | None) -> None:
     from recommender.profiles import load_catalogue
 
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     machine = hardware.detect(memory)
     server = installer.Server(host)
     error: TaskprofError | None = None
@@ -361,6 +363,7 @@ def remove_cmd(profile: str, tier: str, yes: bool, host: str | None) -> None:
     from recommender.profiles import load_catalogue
 
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     target = catalogue.get_profile(profile)
     server = installer.Server(host)
     have = server.installed()
@@ -398,6 +401,7 @@ def update_cmd(profiles: tuple[str, ...], host: str | None) -> None:
     from recommender.profiles import load_catalogue
 
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     chosen = [catalogue.get_profile(n) for n in profiles] if profiles else list(catalogue.values())
     server = installer.Server(host)
     server.version()
@@ -470,7 +474,9 @@ def ask_cmd(text: tuple[str, ...], tier: str | None, memory: str | None, no_log:
     clean = clf_mod.clean_text(raw)
     prediction = clf_mod.load("static").predict([clean])[0]
     chosen = clf_mod.FALLBACK_PROFILE if prediction.abstained else prediction.profile
-    profile = load_catalogue().get_profile(chosen)
+    catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
+    profile = catalogue.get_profile(chosen)
     preferred = tier or hardware.recommend_tier(profile, hardware.detect(memory)).tier
     server = installer.Server(host, read_timeout=installer.CHAT_READ_TIMEOUT)
     have = server.installed()

@@ -10,7 +10,7 @@ import click
 
 from recommender import classifier as clf_mod
 from recommender.cli.app import cli
-from recommender.cli.render import echo_json, gb, style
+from recommender.cli.render import echo_json, echo_warnings, gb, style
 from recommender.errors import InputError, TaskprofError
 
 BATCH_CHUNK = 1024
@@ -160,6 +160,7 @@ def suggest_cmd(text, as_json, batch, encoder, memory, do_install, tier, yes, dr
 
     clean = clf_mod.clean_text(joined)
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     model = clf_mod.load(encoder)
     prediction = model.predict([clean])[0]
     history_choice = None
@@ -256,6 +257,7 @@ def run_batch(encoder: str, memory: str | None) -> None:
     text = read_stdin_text()
     lines = text.splitlines()
     catalogue = load_catalogue()
+    echo_warnings(catalogue.warnings)
     model = clf_mod.load(encoder)
     machine = hardware.detect(memory)
     from recommender import usage
