@@ -406,7 +406,10 @@ def update_cmd(profiles: tuple[str, ...], host: str | None) -> None:
     server = installer.Server(host)
     server.version()
     have = server.installed()
-    refs = list(dict.fromkeys(m.ref for p in chosen for m in p.models if m.follows_latest and m.ref in have))
+    # A build that any profile pins is held, even where another profile follows "latest" for it.
+    pinned = {m.ref for p in catalogue.values() for m in p.models if m.pinned_digest}
+    refs = list(dict.fromkeys(m.ref for p in chosen for m in p.models
+                              if m.follows_latest and m.ref in have and m.ref not in pinned))
     if not refs:
         click.echo('No installed model of these profiles follows "latest": nothing to update.')
         return
