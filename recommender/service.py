@@ -245,7 +245,7 @@ class Session:
         from recommender.profiles import load_catalogue
 
         catalogue = load_catalogue()
-        for message in getattr(catalogue, "warnings", ()):
+        for message in catalogue.warnings:
             self.warn(message)
         return catalogue
 
@@ -592,15 +592,17 @@ class Session:
                                                                   if n in self.catalogue]
         pulls: dict[tuple[str, str], Model] = {}
         pinned: dict[str, str] = {}
+        # A build that any profile pins is held, even where another profile follows "latest" for it.
+        held = {m.ref: m.pinned_digest for p in self.catalogue.values() for m in p.models if m.pinned_digest}
         for p in chosen:
             for m in p.models:
                 host = self.host(m.tier)
                 if m.ref not in self.listing(host):
                     continue
-                if m.follows_latest:
-                    pulls.setdefault((host, m.ref), m)
+                if m.ref in held:
+                    pinned[m.ref] = held[m.ref]
                 else:
-                    pinned[m.ref] = getattr(m, "pinned_digest", None) or m.tag
+                    pulls.setdefault((host, m.ref), m)
         return [(h, m) for (h, _), m in pulls.items()], sorted(pinned.items())
 
     def update(self, names: Iterable[str] = (), progress: Progress | None = None) -> UpdateOutcome:
