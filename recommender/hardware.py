@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import platform
 import re
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -82,8 +79,14 @@ def detect(memory: str | None = None) -> Machine:
         return Machine(parse_size(os.environ[MEMORY_ENV]), None, None, False, MEMORY_ENV)
     total, available = _read_memory()
     # Apple silicon: the GPU uses the same memory, so total memory is what a model can use.
-    unified = sys.platform == "darwin" and platform.machine() == "arm64"
+    unified = sys.platform == "darwin" and _machine() == "arm64"
     return Machine(total, available, None, unified, "detected", probe_gpu=not unified)
+
+
+def _machine() -> str:
+    import platform
+
+    return platform.machine()
 
 
 def parse_nvidia_smi(text: str) -> int | None:
@@ -94,6 +97,10 @@ def parse_nvidia_smi(text: str) -> int | None:
 
 def nvidia_gpu_bytes() -> int | None:
     """Discrete NVIDIA GPU memory, when nvidia-smi is installed and answers within 2 s."""
+    # Imported here, not at the top: every `suggest` detects the machine, few ever reach nvidia-smi.
+    import shutil
+    import subprocess
+
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return None

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from recommender.errors import InputError, OllamaError, OllamaUnavailable
 
 DEFAULT_PORT = 11434
+DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
 REACH_TIMEOUT = 2.0  # seconds: "not reachable" must be said within 3 s
 PULL_READ_TIMEOUT = 300.0  # a pull that sends nothing for five minutes has vanished
 CHAT_READ_TIMEOUT = 900.0  # loading a 70B model from disk can take minutes
@@ -37,7 +37,9 @@ def resolve_host(host: str | None = None) -> str:
     """
     raw = (host if host is not None else os.environ.get("OLLAMA_HOST", "")).strip()
     if not raw:
-        return f"http://127.0.0.1:{DEFAULT_PORT}"
+        return DEFAULT_HOST
+    from urllib.parse import urlsplit  # not at import: a plain `suggest` on the default host never needs it
+
     has_scheme = "://" in raw
     try:
         parts = urlsplit(raw if has_scheme else f"http://{raw}")
@@ -64,6 +66,10 @@ def resolve_host(host: str | None = None) -> str:
 
 def is_local(host: str) -> bool:
     """Does this address point at this machine (so its disk is where the models go)?"""
+    if host == DEFAULT_HOST:
+        return True
+    from urllib.parse import urlsplit
+
     return (urlsplit(host).hostname or "") in LOOPBACK
 
 
@@ -210,6 +216,7 @@ def listening(host: str | None = None, timeout: float = 0.3) -> bool:
     """Does anything accept connections at the server's address? A TCP connect, no request: it lets
     read-only commands skip importing the client (~0.2 s) when no server runs."""
     import socket
+    from urllib.parse import urlsplit
 
     parts = urlsplit(resolve_host(host))
     try:

@@ -179,8 +179,8 @@ class InstalledState:
 
     def tiers(self, profile: str) -> str | None:
         """'both', 'fast', 'quality' or 'no'; None when the servers could not be asked."""
-        states = self.profiles.get(profile, {})
-        if any(t.installed is None for t in states.values()):
+        states = self.profiles.get(profile)
+        if not states or any(t.installed is None for t in states.values()):
             return None
         have = [tier for tier, t in states.items() if t.installed]
         return "both" if len(have) == len(TIERS) else have[0] if have else "no"
@@ -684,6 +684,8 @@ class Session:
                 reachable[host] = True
             except TaskprofError as exc:
                 reachable[host], errors[host] = False, str(exc)
+        if quick and not any(reachable.values()):
+            return InstalledState({}, reachable, errors, versions)  # nothing to learn: skip the catalogue
         profiles = {}
         for p in self.catalogue.values():
             tiers = {}

@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -384,7 +385,10 @@ def _in_terminal(args: list[str], answer: bytes, timeout: float = 30) -> tuple[i
         if not answered and b"?" in screen and b"[" in screen:
             os.write(fd, answer)
             answered = True
-    _, status = os.waitpid(pid, 0)
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done == 0:  # still running past the deadline: never leave the test hanging on it
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
 

@@ -41,10 +41,43 @@ class TaskprofGroup(click.Group):
     invoke = _mapped(click.Group.invoke)
 
 
+# Each top-level command and the module that defines it. A module is imported only when its command
+# runs (or help lists them all), so `taskprof suggest` does not pay for the options of twelve others.
+COMMANDS = {
+    "suggest": "cmd_suggest:suggest_cmd",
+    "profiles": "cmd_profiles:profiles_cmd",
+    "install": "cmd_ollama:install_cmd",
+    "status": "cmd_ollama:status_cmd",
+    "remove": "cmd_ollama:remove_cmd",
+    "update": "cmd_ollama:update_cmd",
+    "ask": "cmd_ollama:ask_cmd",
+    "bench": "cmd_bench:bench_cmd",
+    "correct": "cmd_learn:correct_cmd",
+    "train": "cmd_learn:train_cmd",
+    "usage": "cmd_usage:usage_cmd",
+    "config": "cmd_config:config_cmd",
+}
+
+
+class RootGroup(TaskprofGroup):
+    """The `taskprof` group: its commands are loaded from COMMANDS on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            import importlib
+
+            module, attr = COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(f"recommender.cli.{module}"), attr), name)
+        return self.commands.get(name)
+
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(cls=TaskprofGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=RootGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="taskprof", prog_name="taskprof")
 def cli() -> None:
     """Pick the right local LLMs for a task and install them with Ollama.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from recommender.cli.app import cli
+from recommender.cli.app import TaskprofCommand
 from recommender.cli.common import (
     TIERS,
     host_option,
@@ -17,7 +17,7 @@ from recommender.cli.common import (
 from recommender.cli.render import echo_json, style, table
 
 
-@cli.command("bench")
+@click.command("bench", cls=TaskprofCommand)
 @click.argument("targets", nargs=-1, metavar="[PROFILE|MODEL]...")
 @click.option("--tier", type=TIERS, default="all", show_default=True, help="For profiles: which tier(s) to measure.")
 @json_option

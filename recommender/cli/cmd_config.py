@@ -6,12 +6,12 @@ import json
 
 import click
 
-from recommender.cli.app import cli
+from recommender.cli.app import TaskprofGroup
 from recommender.cli.common import json_option, warn
 from recommender.cli.render import echo_json, table
 
 
-@cli.group("config")
+@click.group("config", cls=TaskprofGroup)
 def config_cmd() -> None:
     """Settings, kept in config.json in the data directory.
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from recommender.cli.app import cli
+from recommender.cli.app import TaskprofCommand
 from recommender.cli.common import json_option, note, profile_argument, session, show_warnings
 from recommender.cli.render import echo_json, style
 
 
-@cli.command("correct")
+@click.command("correct", cls=TaskprofCommand)
 @profile_argument("profile")
 @click.option("--id", "event_id", type=click.IntRange(1), metavar="ID",
               help="Relabel the logged suggestion with this id (suggest prints it).")
@@ -42,7 +42,7 @@ def correct_cmd(profile: str, event_id: int | None, text: str | None, as_json: b
     show_warnings(core)
 
 
-@cli.command("train")
+@click.command("train", cls=TaskprofCommand)
 @click.option("--personal", is_flag=True, help="Refit the classifier on the shipped data plus your corrections.")
 @click.option("--reset", is_flag=True, help="Remove your personal model and go back to the shipped one.")
 @json_option

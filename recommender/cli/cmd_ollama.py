@@ -7,7 +7,7 @@ import time
 import click
 
 from recommender.cli import install_flow
-from recommender.cli.app import cli
+from recommender.cli.app import TaskprofCommand
 from recommender.cli.common import (
     INSTALL_TIERS,
     TIERS,
@@ -40,7 +40,7 @@ def _remind(core) -> None:
 # --- install --------------------------------------------------------------------------------------
 
 
-@cli.command("install")
+@click.command("install", cls=TaskprofCommand)
 @profile_argument("profiles", nargs=-1, required=True)
 @click.option("--tier", type=INSTALL_TIERS, default="fit", show_default=True,
               help="fit: the tiers this machine can run; fast, quality, or all (both, even if they do not fit).")
@@ -79,7 +79,7 @@ def install_cmd(profiles: tuple[str, ...], tier: str, yes: bool, dry_run: bool, 
 # --- status ---------------------------------------------------------------------------------------
 
 
-@cli.command("status")
+@click.command("status", cls=TaskprofCommand)
 @json_option
 @memory_option
 @host_option
@@ -204,7 +204,7 @@ def _render_status(core, servers, machine, machine_info, profiles) -> None:
 # --- remove ---------------------------------------------------------------------------------------
 
 
-@cli.command("remove")
+@click.command("remove", cls=TaskprofCommand)
 @profile_argument("profile")
 @click.option("--tier", type=TIERS, default="all", show_default=True, help="Which tier(s) to remove.")
 @yes_option
@@ -245,7 +245,7 @@ def remove_cmd(profile: str, tier: str, yes: bool, as_json: bool, host: str | No
 # --- update ---------------------------------------------------------------------------------------
 
 
-@cli.command("update")
+@click.command("update", cls=TaskprofCommand)
 @profile_argument("profiles", nargs=-1)
 @yes_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress; print only what changed or failed (for cron).")
@@ -311,7 +311,7 @@ def update_cmd(profiles: tuple[str, ...], yes: bool, quiet: bool, as_json: bool,
 # --- ask ------------------------------------------------------------------------------------------
 
 
-@cli.command("ask")
+@click.command("ask", cls=TaskprofCommand)
 @click.argument("text", nargs=-1)
 @click.option("--tier", type=click.Choice(["fast", "quality"]), help="Prefer this tier (default: what fits).")
 @memory_option

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from recommender import profiles as catalogue_mod
-from recommender.cli.app import cli
+from recommender.cli.app import TaskprofGroup
 from recommender.cli.render import echo_json, echo_warnings, gb, style, table
 from recommender.profiles import Model, Profile, StoragePlan
 
@@ -42,7 +42,7 @@ def profile_json(profile: Profile) -> dict[str, Any]:
     }
 
 
-@cli.group("profiles", invoke_without_command=True)
+@click.group("profiles", cls=TaskprofGroup, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option("--memory", metavar="SIZE", help="Judge which tiers fit a machine with SIZE of memory, e.g. 64GB.")
 @click.pass_context

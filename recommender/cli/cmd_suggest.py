@@ -10,7 +10,7 @@ import click
 
 from recommender import classifier as clf_mod
 from recommender.cli import install_flow
-from recommender.cli.app import cli
+from recommender.cli.app import TaskprofCommand
 from recommender.cli.common import (
     INSTALL_TIERS,
     host_option,
@@ -132,7 +132,7 @@ def _max_tokens() -> int:
     return MAX_TOKENS
 
 
-@cli.command("suggest")
+@click.command("suggest", cls=TaskprofCommand)
 @click.argument("text", nargs=-1)
 @json_option
 @click.option("--batch", is_flag=True, help="Classify one task per stdin line; print one JSON object per line.")

@@ -11,7 +11,7 @@ import click
 
 from recommender import paths
 from recommender.cli import install_flow
-from recommender.cli.app import cli
+from recommender.cli.app import TaskprofGroup
 from recommender.cli.common import (
     TIERS,
     confirm,
@@ -26,7 +26,7 @@ from recommender.cli.render import echo_json, style, table
 BAR_WIDTH = 30
 
 
-@cli.group("usage")
+@click.group("usage", cls=TaskprofGroup)
 def usage_cmd() -> None:
     """The usage log: what you asked for and used, kept in SQLite in the data directory.
 
