@@ -40,12 +40,12 @@ def test_correct_relabels_the_last_suggestion(run):
 
 
 def test_suggest_tells_how_to_correct_it(run):
-    assert "taskprof correct PROFILE" in run("suggest", "--no-log", "design a URL shortener").stdout
+    assert 'taskprof correct --text "..." PROFILE' in run("suggest", "--no-log", "design a URL shortener").stderr  # a hint
 
 
 def test_correct_refuses_what_it_cannot_use(run):
     assert run("correct", "writing").exit_code == 2  # nothing suggested yet
-    assert run("correct", "--text", "x", "nope").exit_code == 1
+    assert run("correct", "--text", "x", "nope").exit_code == 2  # an unknown profile is a bad argument
     assert run("correct", "--text", "x", "../etc").exit_code == 1
     assert run("correct", "--text", "tell me a joke", "balanced").exit_code == 2  # a general profile
     assert run("train", "--personal").exit_code == 1  # no corrections yet
@@ -70,7 +70,7 @@ def test_corrections_change_corrected_and_similar_tasks_only_and_reset_restores(
     assert after[SIMILAR]["profile"] == "business-research"  # never corrected, but alike
     assert {t: after[t]["profile"] for t in UNRELATED} == UNRELATED
     assert all(a["personal"] for a in after.values())
-    assert "your personal model" in run("suggest", "--no-log", SIMILAR).stdout
+    assert "your personal model" in run("suggest", "--no-log", SIMILAR).stderr  # a note, not the result
 
     # A restart: a new process reads the personal model from the data directory.
     env = {**os.environ, "TASKPROF_HOME": str(taskprof_home)}
