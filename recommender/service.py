@@ -11,7 +11,6 @@ callback object, and warnings collect in `Session.warnings` for the front end to
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -326,6 +325,8 @@ class Session:
         if text is not None:
             text = text[:LOG_TEXT_CHARS]
             if not self.settings.get("log_text", True):
+                import hashlib  # not at module level: OpenSSL takes milliseconds to load on every suggest
+
                 text = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
         logged = usage.record(usage.Event(command=command, profile=profile, tier=tier, model=model,
                                           confidence=confidence, abstained=abstained, text=text))

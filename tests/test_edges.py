@@ -387,3 +387,24 @@ def _in_terminal(args: list[str], answer: bytes, timeout: float = 30) -> tuple[i
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
+
+
+def test_the_terminal_bar_never_drops_back_and_ends_on_the_average_speed():
+    from recommender.cli.common import RichProgress
+
+    bar = RichProgress()
+    bar.start("qwen2.5-coder:7b", "http://127.0.0.1:11434", 4_700_000)
+    shown = []
+    for completed, total in [(1_000_000, 4_680_000), (4_680_000, 4_680_000), (4_680_500, 4_681_296),
+                             (4_681_296, 4_681_296)]:
+        bar.update(completed, total)  # the small layers after the weights raise the layers' total
+        task = bar.progress.tasks[0]
+        shown.append((task.total, task.finished))
+    # The bar is never full before the model is (it used to fill at the end of the weights layer,
+    # then fall back when the next layer raised the total).
+    assert shown == [(4_700_000, False)] * 4
+    bar.finish(True)
+    bar.close()
+    task = bar.progress.tasks[0]
+    assert task.completed == task.total == 4_681_296
+    assert task.fields["speed"].endswith("/s avg")
