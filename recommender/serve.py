@@ -387,16 +387,19 @@ class UpstreamStream:
     as it is read (a partial line waits for its end, so an error after it is still a clean line).
     The moment the client goes, the upstream request is closed, which stops Ollama generating."""
 
-    def __init__(self, upstream: httpx.Response, headers: dict[str, str], openai: bool, host: str):
+    def __init__(self, upstream: httpx.Response, headers: dict[str, str], openai: bool, host: str,
+                 open_streams: list[int]):
         self.upstream = upstream
         self.headers = headers
         self.openai = openai
         self.host = host
+        self.open_streams = open_streams  # a shared counter: upstream answers being read now
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_type = self.upstream.headers.get("content-type", "application/x-ndjson")
         headers = [(b"content-type", content_type.encode("latin-1"))]
         headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        self.open_streams[0] += 1
         try:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             async with anyio.create_task_group() as group:
@@ -416,6 +419,7 @@ class UpstreamStream:
             pass  # the client went away while we wrote to it
         finally:
             await self.upstream.aclose()
+            self.open_streams[0] -= 1
 
     async def _pump(self, send: Send) -> None:
         pending = b""
@@ -451,6 +455,7 @@ class Server:
         self.installs = Installs(session, self.on_event)
         self.refresh_lock: anyio.Lock | None = None
         self.down: dict[str, str] = {}  # host -> why its model list could not be read
+        self.open_streams = [0]  # upstream answers being passed on right now
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -646,7 +651,7 @@ class Server:
             return Response(data, status_code=upstream.status_code, headers=headers,
                             media_type=upstream.headers.get("content-type", "application/json"))
         self._used(routed, text)
-        return UpstreamStream(upstream, headers, openai, routed.host)  # type: ignore[return-value]
+        return UpstreamStream(upstream, headers, openai, routed.host, self.open_streams)  # type: ignore[return-value]
 
     def _used(self, routed: Routed, text: str) -> None:
         if routed.profile is None:

@@ -20,7 +20,7 @@ import ollama
 import pytest
 import uvicorn
 
-from recommender import paths, serve
+from recommender import config, paths, serve
 from tests.test_ollama import write_profile
 
 # profile -> (fast model, quality model); each model belongs to one profile only.
@@ -344,6 +344,27 @@ def test_a_client_that_leaves_mid_stream_stops_the_upstream_answer(served):
     assert time.monotonic() - started < 2.5
 
 
+def test_a_client_that_leaves_before_the_first_token_stops_the_upstream_request_at_once(served):
+    """Ollama sends nothing while it loads a model: the client's leaving is noticed without a write."""
+    served.fake.line_delay = 1.5
+    with httpx.stream("POST", served.url + "/api/chat", json=chat_body("taskprof/programming:fast"),
+                      timeout=10) as response:
+        assert response.status_code == 200
+        deadline = time.monotonic() + 2
+        while served.app.server.open_streams[0] != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    left = time.monotonic()
+    while served.app.server.open_streams[0]:
+        assert time.monotonic() - left < 0.5, "the upstream request outlived its client"
+        time.sleep(0.01)
+    deadline = time.monotonic() + 5
+    while not served.fake.hung_up:  # and Ollama sees the connection gone at its next write
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert served.fake.hung_up[0][1] <= 1
+
+
 def test_ollama_hanging_up_mid_stream_is_an_error_inside_the_stream(served):
     served.fake.drop_answer_after = 3
     seen = []
@@ -473,6 +494,28 @@ def test_32_concurrent_streaming_chats_each_answered_by_its_profiles_model(serve
         assert models == {expected}
         assert text == f"[{expected}] a b c d e f g h"
     assert len(served.uses()) == 32
+
+
+@pytest.mark.skipif("quality_host" not in config.SETTINGS, reason="the quality_host setting is not in this branch yet")
+def test_each_tier_goes_to_its_server(fake, gpu_box, run, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", fake.host)
+    assert run("config", "set", "quality_host", gpu_box.host).exit_code == 0
+    gpu_box.echo_model = True
+    gpu_box.install("writer-deep:70b")
+    session = serve.ServeSession(memory="128GB", log=False)
+    url, _app, stop = start(session)
+    try:
+        client = ollama.Client(host=url, timeout=10)
+        names = {m.model for m in client.list().models}
+        assert {"taskprof/writing:fast", "taskprof/writing:quality"} <= names
+        assert "taskprof/programming:quality" not in names  # its model is on the local server only
+        for name, model, server in (("taskprof/writing:quality", "writer-deep:70b", gpu_box),
+                                    ("taskprof/writing:fast", "writer-fast:8b", fake)):
+            before = len(server.paths_called("POST"))
+            assert client.chat(model=name, messages=[{"role": "user", "content": "x"}], stream=False).model == model
+            assert server.paths_called("POST")[before:] == ["/api/chat"]
+    finally:
+        stop()
 
 
 # --- the log and the import ----------------------------------------------------------------------
