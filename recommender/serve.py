@@ -676,13 +676,16 @@ class Server:
                 await upstream.aclose()
             if upstream.status_code == 200:
                 self._used(routed, text)
+            elif upstream.status_code == 404 and routed.profile is not None:
+                self.session.fetched.clear()  # removed behind our back: read the lists again next time
             return Response(data, status_code=upstream.status_code, headers=headers,
                             media_type=upstream.headers.get("content-type", "application/json"))
         self._used(routed, text)
         return UpstreamStream(upstream, headers, openai, routed.host, self.open_streams)  # type: ignore[return-value]
 
     def _used(self, routed: Routed, text: str) -> None:
-        if routed.profile is None:
+        # A real model is no profile's use; a request with no user text is a client loading the model.
+        if routed.profile is None or not text.strip():
             return
         d = routed.decision
         # Only auto-routed chats keep their text, as `suggest` does: it is what decided.

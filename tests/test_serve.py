@@ -217,6 +217,15 @@ def test_a_real_model_request_reaches_ollama_byte_for_byte(served):
     assert served.uses() == []  # not routed, so no use
 
 
+def test_a_client_loading_the_model_first_gets_an_answer_and_no_use_is_logged(served):
+    """`ollama run` shows the model, then sends a chat with no messages to load it."""
+    shown = httpx.post(served.url + "/api/show", json={"model": "taskprof/auto"})
+    assert shown.status_code == 200 and shown.headers["X-Taskprof-Profile"] in MODELS
+    loaded = httpx.post(served.url + "/api/chat", json={"model": "taskprof/auto", "messages": [], "stream": False})
+    assert loaded.status_code == 200
+    assert served.uses() == []
+
+
 def test_names_are_not_paths(served):
     before = len(served.fake.requests)
     for name in ("taskprof/../../etc/passwd", "taskprof/..", "taskprof/programming:../../x", "taskprof/Programming"):
