@@ -548,3 +548,42 @@ def test_importing_the_cli_does_not_load_the_server_stack():
             "print(sorted(m for m in ('starlette', 'uvicorn', 'httpx', 'recommender.serve') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_console_script_serves_until_ctrl_c_and_names_a_taken_port(fake, taskprof_home):
+    """The real command in a subprocess: starts, answers, stops on Ctrl-C after a graceful shutdown with
+    the table's 130; a port in use is a one-line error (exit 1), not a traceback."""
+    import os
+    import signal
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = {**os.environ, "TASKPROF_HOME": str(taskprof_home)}
+        busy = subprocess.run([sys.executable, "-m", "recommender", "serve", "--listen", f"127.0.0.1:{port}",
+                               "--host", fake.host], capture_output=True, text=True, env=env, timeout=60)
+    assert busy.returncode == 1
+    assert f"cannot listen on http://127.0.0.1:{port}" in busy.stderr and "Traceback" not in busy.stderr
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "recommender", "serve", "--listen", f"127.0.0.1:{port}",
+                             "--host", fake.host], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                names = [m["name"] for m in httpx.get(f"http://127.0.0.1:{port}/api/tags").json()["models"]]
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        assert "taskprof/auto:latest" in names
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and f"Listening on http://127.0.0.1:{port}" in stderr
