@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -615,16 +615,22 @@ class Server:
         elif text.strip():
             decision = self.session.decide(text)
             profile = decision.chosen_profile
-        else:
-            # Nothing to read (a client loading the model first): the fallback profile, else any installed one.
-            installed = self._virtual_profiles()
-            profile = FALLBACK_PROFILE if FALLBACK_PROFILE in installed or not installed else next(iter(installed))
+            if decision.abstained:  # no profile stood out: the general default, as with no text at all
+                profile = self._default_profile()
+                decision = replace(decision, fallback_profile=profile)
+        else:  # nothing to read (a client loading the model first)
+            profile = self._default_profile()
         model, host, note = self.session.installed_model(decision or profile, tier=virtual.tier)
         if virtual.tier is not None and model.tier != virtual.tier:
             raise InstallRefused(f"the {virtual.tier} tier of '{profile}' is not installed on "
                                  f"{self.session.host(virtual.tier)}: run `taskprof install {profile} "
                                  f"--tier {virtual.tier}` first")
         return Routed(model.ref, host, profile, model.tier, decision, note)
+
+    def _default_profile(self) -> str:
+        """The fallback profile (balanced) when installed, else the first installed one, else the fallback."""
+        installed = self._virtual_profiles()
+        return FALLBACK_PROFILE if FALLBACK_PROFILE in installed or not installed else next(iter(installed))
 
     def _missing(self, exc: InstallRefused, virtual: Virtual, text: str) -> str:
         """Not installed: say how to install, or start it when auto_install is on."""

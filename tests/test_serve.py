@@ -226,6 +226,22 @@ def test_a_client_loading_the_model_first_gets_an_answer_and_no_use_is_logged(se
     assert served.uses() == []
 
 
+def test_auto_with_a_task_no_profile_fits_uses_the_default_installed_profile(served):
+    """An abstention falls back to balanced, which is not installed here: the first installed profile
+    answers (as for a request with no text), not an error asking to install balanced."""
+    answer = served.client().chat(model="taskprof/auto", messages=[{"role": "user", "content": "hello"}],
+                                  stream=False)
+    assert answer.model in {m for pair in MODELS.values() for m in pair}
+    served.fake.install(MODELS["balanced"][1])
+    served.app.server.session.fetched.clear()
+    answer = served.client().chat(model="taskprof/auto", messages=[{"role": "user", "content": "hello"}],
+                                  stream=False)
+    assert answer.model == MODELS["balanced"][1]
+    uses = served.uses()
+    assert len(uses) == 2 and uses[1][:3] == ("balanced", "quality", MODELS["balanced"][1])
+    assert {u[3] for u in uses} == {"hello"}
+
+
 def test_names_are_not_paths(served):
     before = len(served.fake.requests)
     for name in ("taskprof/../../etc/passwd", "taskprof/..", "taskprof/programming:../../x", "taskprof/Programming"):
