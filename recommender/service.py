@@ -59,6 +59,7 @@ class Decision:
     encoder: str
     personal: bool
     history_decided: str | None
+    tier_fits: bool = True  # False: not even the recommended tier fits the machine that would run it
     focus: str | None = None
     payload_kind: str | None = None
     language: str = "en"
@@ -235,7 +236,7 @@ class Session:
         from recommender import config
 
         settings = config.load()
-        for message in getattr(settings, "warnings", ()):
+        for message in settings.warnings:
             self.warn(message)
         return settings
 
@@ -244,7 +245,7 @@ class Session:
         from recommender.profiles import load_catalogue
 
         catalogue = load_catalogue()
-        for message in getattr(catalogue, "warnings", ()):
+        for message in catalogue.warnings:
             self.warn(message)
         return catalogue
 
@@ -476,7 +477,7 @@ class Session:
                 except OllamaError as exc:
                     progress.finish(False)
                     outcome.failed[m.ref] = str(exc)
-                    outcome.resumable = outcome.resumable or getattr(exc, "resumable", False)
+                    outcome.resumable = outcome.resumable or exc.resumable
                 else:
                     progress.finish(True)
                     outcome.installed.append(m.ref)
@@ -591,15 +592,17 @@ class Session:
                                                                   if n in self.catalogue]
         pulls: dict[tuple[str, str], Model] = {}
         pinned: dict[str, str] = {}
+        # A build that any profile pins is held, even where another profile follows "latest" for it.
+        held = {m.ref: m.pinned_digest for p in self.catalogue.values() for m in p.models if m.pinned_digest}
         for p in chosen:
             for m in p.models:
                 host = self.host(m.tier)
                 if m.ref not in self.listing(host):
                     continue
-                if m.follows_latest:
-                    pulls.setdefault((host, m.ref), m)
+                if m.ref in held:
+                    pinned[m.ref] = held[m.ref]
                 else:
-                    pinned[m.ref] = getattr(m, "pinned_digest", None) or m.tag
+                    pulls.setdefault((host, m.ref), m)
         return [(h, m) for (h, _), m in pulls.items()], sorted(pinned.items())
 
     def update(self, names: Iterable[str] = (), progress: Progress | None = None) -> UpdateOutcome:
@@ -852,6 +855,7 @@ def _decision(text: str, p: clf_mod.Prediction, history_choice: str | None, tier
         encoder=model.encoder_name,
         personal=model.personal,
         history_decided=history_choice,
+        tier_fits=tier.fits,
         focus=focus,
         payload_kind=getattr(p, "payload_kind", None),
         language=language,

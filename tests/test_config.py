@@ -75,9 +75,13 @@ def test_a_string_config_set_accepts_is_read_with_a_warning(name, stored, typed,
     assert name in warning and command in warning and "\n" not in warning
 
 
-def test_stored_false_string_turns_logging_off():
+def test_stored_false_string_turns_logging_off(run):
     store({"logging": "false"})
-    assert usage.logging_enabled() is False
+    assert run("suggest", "--json", "review this contract").exit_code == 0
+    assert list(usage.events()) == []
+    store({"logging": True})
+    assert run("suggest", "--json", "review this contract").exit_code == 0
+    assert len(list(usage.events())) == 1  # the same command logs when logging is on
 
 
 @pytest.mark.parametrize(("name", "stored"), [

@@ -25,8 +25,9 @@ def write_profile(home: Path, name: str, fast: str, quality: str, size_gb: float
     """A user profile in the data dir (overriding a bundled one of the same name): tiny downloads,
     so the disk check passes on any machine the tests run on."""
     def model(ref: str, tier: str) -> dict:
-        model_name, tag = ref.split(":")
-        return {"name": model_name, "tag": tag, "tier": tier, "purpose": f"The {tier} one.",
+        # Only a ':latest' reference follows updates here; the others are pinned (a made-up digest).
+        tag = "latest" if ref.endswith(":latest") else "sha256:" + "0" * 64
+        return {"name": ref, "tag": tag, "tier": tier, "purpose": f"The {tier} one.",
                 "size_gb": size_gb, "params_b": 7.6 if tier == "fast" else 32.8, "context": 32768}
 
     folder = home / "profiles"

@@ -27,7 +27,7 @@ def _loaded():
     from recommender import config
 
     values = config.load()
-    for message in getattr(values, "warnings", ()):
+    for message in values.warnings:
         warn(message)
     return config, values
 
@@ -41,7 +41,7 @@ def config_list_cmd(as_json: bool) -> None:
         echo_json(dict(values))
         return
     click.echo(table(["SETTING", "VALUE", "MEANING"],
-                     [[k, json.dumps(values[k]), s.help] for k, s in config.SETTINGS.items()]))
+                     [[k, config.show(k, values[k]), s.help] for k, s in config.SETTINGS.items()]))
 
 
 @config_cmd.command("get")
@@ -67,7 +67,7 @@ def config_set_cmd(name: str, value: str) -> None:
     from recommender import config
 
     stored = config.set_value(name, value)
-    click.echo(f"{name} = {json.dumps(stored)}")
+    click.echo(f"{name} = {config.show(name, stored)}")
 
 
 @config_cmd.command("unset")
@@ -77,4 +77,4 @@ def config_unset_cmd(name: str) -> None:
     from recommender import config
 
     config.unset(name)
-    click.echo(f"{name} = {json.dumps(config.SETTINGS[name].default)} (default)")
+    click.echo(f"{name} = {config.show(name, config.SETTINGS[name].default)} (default)")

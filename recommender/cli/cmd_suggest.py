@@ -62,6 +62,7 @@ def decision_json(d, catalogue, measured: dict) -> dict[str, Any]:
         },
         "recommended_tier": d.recommended_tier,
         "tier_reason": d.tier_reason,
+        "tier_fits": d.tier_fits,
         "similar": [{"text": x.text, "profile": x.profile, "similarity": round(x.similarity, 4)} for x in d.similar],
         "truncated": d.truncated,
         "focus": d.focus,
@@ -103,7 +104,10 @@ def render(d, catalogue, measured: dict) -> None:
         click.echo(f"  {model.tier:<8} {style(model.ref, bold=True)} ({gb(model.size_gb)}, {pace}){mark}")
         click.echo(f"           {model.purpose}")
     click.echo()
-    click.echo(f"Start with the {d.recommended_tier} model: {d.tier_reason}")
+    if d.tier_fits:
+        click.echo(f"Start with the {d.recommended_tier} model: {d.tier_reason}")
+    else:
+        click.echo(style("Neither tier fits this machine well: ", fg="yellow") + d.tier_reason)
     if d.tier_hint:
         click.echo(f"  {d.tier_hint}")
     if d.similar and not d.abstained:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from recommender.cli.render import gb
+from recommender.cli.render import echo_warnings, gb
 from recommender.errors import InputError, InstallRefused
 
 GB = 1_000_000_000
@@ -59,13 +59,12 @@ def session(*, host: str | None = None, memory: str | None = None, no_log: bool 
 
 def warn(message: str | None) -> None:
     if message:
-        click.echo(f"Warning: {message}", err=True)
+        echo_warnings([message])
 
 
 def show_warnings(core) -> None:
     """Everything the core had to say on the side: on stderr, so stdout stays the result."""
-    for message in core.drain_warnings():
-        warn(message)
+    echo_warnings(core.drain_warnings())
 
 
 def note(message: str) -> None:
