@@ -408,3 +408,15 @@ def test_the_terminal_bar_never_drops_back_and_ends_on_the_average_speed():
     task = bar.progress.tasks[0]
     assert task.completed == task.total == 4_681_296
     assert task.fields["speed"].endswith("/s avg")
+
+
+def test_suggest_batch_and_ask_choose_the_same_profile(run, coding):
+    coding.install("qwen2.5-coder:7b")
+    coding.install("deepseek-r1:32b")
+    texts = ["write a SQL query for monthly revenue by region", "fix the off-by-one error in my python loop"]
+    batch = [json.loads(line)["profile"] for line in run("suggest", "--batch", input="\n".join(texts)).stdout.splitlines()]
+    for text, from_batch in zip(texts, batch, strict=True):
+        single = json.loads(run("suggest", "--json", "--no-log", text).stdout)["profile"]
+        asked = run("ask", "--no-log", "--tier", "fast", "--host", coding.host, text)
+        assert asked.exit_code == 0, asked.output
+        assert single == from_batch and f"[{single} -> " in asked.stderr

@@ -14,8 +14,8 @@ from tests.test_ollama import pulls, write_profile
 def two(run, taskprof_home, ollama_server, gpu_box, monkeypatch):
     """programming and data-work as tiny profiles; the local server is OLLAMA_HOST, the quality tier
     lives on gpu_box."""
-    write_profile(taskprof_home, "programming", "qwen2.5-coder:7b", "qwen2.5-coder:32b")
-    write_profile(taskprof_home, "data-work", "qwen2.5-coder:7b", "deepseek-r1:32b")
+    write_profile(taskprof_home, "programming", "qwen2.5-coder:7b", "qwen2.5-coder:32b", follow=True)
+    write_profile(taskprof_home, "data-work", "qwen2.5-coder:7b", "deepseek-r1:32b", follow=True)
     for server in (ollama_server, gpu_box):
         for ref in ("qwen2.5-coder:7b", "qwen2.5-coder:32b", "deepseek-r1:32b"):
             server.publish(ref)
@@ -64,7 +64,7 @@ def test_update_repulls_every_installed_model_on_the_server_that_holds_it(run, t
 def test_remove_counts_references_per_server(run, two, taskprof_home):
     local, gpu = two
     # qwen2.5-coder:32b is programming's quality model (on gpu_box) and "coder-lite"'s fast one (local).
-    write_profile(taskprof_home, "coder-lite", "qwen2.5-coder:32b", "deepseek-r1:32b")
+    write_profile(taskprof_home, "coder-lite", "qwen2.5-coder:32b", "deepseek-r1:32b", follow=True)
     assert run("install", "coder-lite", "--tier", "fast", "--yes").exit_code == 0
     assert run("install", "programming", "--tier", "quality", "--yes").exit_code == 0
     result = run("remove", "programming", "--yes")

@@ -21,12 +21,13 @@ from tests.conftest import assert_one_line_error
 from tests.ollama_server import EVAL_COUNT, UNKNOWN_MANIFEST
 
 
-def write_profile(home: Path, name: str, fast: str, quality: str, size_gb: float = 0.01) -> None:
+def write_profile(home: Path, name: str, fast: str, quality: str, size_gb: float = 0.01,
+                  follow: bool = False) -> None:
     """A user profile in the data dir (overriding a bundled one of the same name): tiny downloads,
     so the disk check passes on any machine the tests run on."""
     def model(ref: str, tier: str) -> dict:
-        # Only a ':latest' reference follows updates here; the others are pinned (a made-up digest).
-        tag = "latest" if ref.endswith(":latest") else "sha256:" + "0" * 64
+        # Unless `follow`, only a ':latest' reference follows updates; the others are pinned (a made-up digest).
+        tag = "latest" if follow or ref.endswith(":latest") else "sha256:" + "0" * 64
         return {"name": ref, "tag": tag, "tier": tier, "purpose": f"The {tier} one.",
                 "size_gb": size_gb, "params_b": 7.6 if tier == "fast" else 32.8, "context": 32768}
 
