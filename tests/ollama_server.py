@@ -5,6 +5,12 @@ the error of an unknown model inside a 200 stream (a 500 when not streaming), 40
 name, tags/show/delete/version/ps, and streaming chat and generate whose final chunk carries known
 timings. Tests can make it drop the connection mid-pull (the partial blob is kept, so the next pull
 resumes), answer any path with a 500, or slow every streamed line down.
+
+For `taskprof serve` it also speaks the OpenAI-compatible `/v1/models` and `/v1/chat/completions` as
+Ollama does (server-sent events, `data: [DONE]`, errors as `{"error": {"message", "type", ...}}`), can
+start each answer with the model's name (`echo_model`, so a test sees which model answered), hang
+up in the middle of an answer (`drop_answer_after`), and records the answers a client abandoned
+(`hung_up`).
 """
 
 from __future__ import annotations
@@ -67,6 +73,9 @@ class FakeOllama:
     line_delay: float = 0.0  # seconds between streamed lines
     chunk: int = 400_000  # bytes a progress line advances
     reply: str = "Start with the termination clause, then the liability cap."
+    echo_model: bool = False  # start every answer with "[<model>] "
+    drop_answer_after: int | None = None  # hang up after this many lines of a chat/generate answer
+    hung_up: list[tuple[str, int]] = field(default_factory=list)  # (path, lines sent) of answers a client left
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # handler failures other than a client hanging up
     _revision: dict[str, int] = field(default_factory=dict)
@@ -117,6 +126,9 @@ class _Dropped(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Ollama's Go server sends without Nagle's delay; without this every answer whose headers and body
+    # are written apart waits ~40 ms for a delayed ACK, which a latency benchmark would blame on its subject.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -153,9 +165,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _line(self, obj: dict[str, Any]) -> None:
         if self.fake.line_delay:
             time.sleep(self.fake.line_delay)
-        data = (json.dumps(obj) + "\n").encode()
+        self._chunk((json.dumps(obj) + "\n").encode())
+
+    def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+        self._sent = getattr(self, "_sent", 0) + 1
 
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
@@ -186,13 +201,20 @@ class _Handler(BaseHTTPRequestHandler):
             ("POST", "/api/pull"): lambda: self._pull(body),
             ("POST", "/api/chat"): lambda: self._answer(body, chat=True),
             ("POST", "/api/generate"): lambda: self._answer(body, chat=False),
+            ("GET", "/v1/models"): self._openai_models,
+            ("POST", "/v1/chat/completions"): lambda: self._openai_chat(body),
         }.get((method, self.path.split("?")[0]))
         if route is None:
             self._send(404, "404 page not found", "text/plain")
             return
+        self._sent = 0
         try:
             route()
-        except (_Dropped, BrokenPipeError, ConnectionResetError):
+        except _Dropped:
+            self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            with self.fake.lock:
+                self.fake.hung_up.append((self.path, self._sent))
             self.close_connection = True
 
     def do_GET(self) -> None:
@@ -313,8 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
         if ref not in self.fake.installed:
             self._send(404, {"error": f"model \"{name}\" not found, try pulling it first"})
             return
-        words = self.fake.reply.split(" ")
-        pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+        pieces = self._pieces(name)
         stamp = datetime.now(UTC).isoformat()
 
         def chunk(text: str, done: bool) -> dict[str, Any]:
@@ -336,13 +357,72 @@ class _Handler(BaseHTTPRequestHandler):
             return out
 
         if body.get("stream") is False:
-            final = chunk(self.fake.reply, True)
+            final = chunk("".join(pieces), True)
             self._send(200, final)
             return
         self._start_stream()
-        for piece in pieces:
+        for i, piece in enumerate(pieces):
+            self._maybe_drop(i)
             self._line(chunk(piece, False))
         self._line(chunk("", True))
+        self._end_stream()
+
+    def _pieces(self, name: str) -> list[str]:
+        """The answer, a word a chunk; with echo_model the first chunk names the model asked for."""
+        words = self.fake.reply.split(" ")
+        pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+        return [f"[{name}] ", *pieces] if self.fake.echo_model else pieces
+
+    def _maybe_drop(self, lines_sent: int) -> None:
+        if self.fake.drop_answer_after is not None and lines_sent >= self.fake.drop_answer_after:
+            self._hang_up()
+
+    # -- the OpenAI-compatible endpoints, as Ollama's middleware answers them ------------------
+
+    def _openai_error(self, status: int, message: str) -> None:
+        kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
+        self._send(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
+
+    def _openai_models(self) -> None:
+        data = [{"id": ref, "object": "model", "created": 1_700_000_000, "owned_by": "library"}
+                for ref in sorted(self.fake.installed)]
+        self._send(200, {"object": "list", "data": data})
+
+    def _openai_chat(self, body: dict[str, Any]) -> None:
+        name = str(body.get("model") or "")
+        if not body.get("messages"):
+            self._openai_error(400, "[] is too short - 'messages'")
+            return
+        if ref_of(name) not in self.fake.installed:
+            self._openai_error(404, f"model \"{name}\" not found, try pulling it first")
+            return
+        pieces = self._pieces(name)
+        created = int(time.time())
+        base = {"id": "chatcmpl-1", "created": created, "model": name, "system_fingerprint": "fp_ollama"}
+        usage = {"prompt_tokens": PROMPT_EVAL_COUNT, "completion_tokens": EVAL_COUNT,
+                 "total_tokens": PROMPT_EVAL_COUNT + EVAL_COUNT}
+        if not body.get("stream"):
+            self._send(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "".join(pieces)},
+                 "finish_reason": "stop"}]})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(delta: dict[str, Any], finish: str | None) -> None:
+            if self.fake.line_delay:
+                time.sleep(self.fake.line_delay)
+            data = {**base, "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            self._chunk(f"data: {json.dumps(data)}\n\n".encode())
+
+        for i, piece in enumerate(pieces):
+            self._maybe_drop(i)
+            event({"role": "assistant", "content": piece}, None)
+        event({"role": "assistant", "content": ""}, "stop")
+        self._chunk(b"data: [DONE]\n\n")
         self._end_stream()
 
 

@@ -56,6 +56,8 @@ COMMANDS = {
     "train": "cmd_learn:train_cmd",
     "usage": "cmd_usage:usage_cmd",
     "config": "cmd_config:config_cmd",
+    "serve": "cmd_serve:serve_cmd",
+    "export": "cmd_export:export_group",
 }
 
 
