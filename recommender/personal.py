@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,13 @@ CORRECTION_WEIGHT = 10.0
 MAX_CV_LOSS = 0.02
 FOLDS = 5
 SEED = 20261124
+# Gradient steps of a fit from zero (the shipped baseline, at training time) and of one that starts
+# from a head already fitted without the corrections (every `train --personal`).
+COLD_ITERATIONS = 400
+WARM_ITERATIONS = 100
+# The shipped data's fold heads and cross-validated top-1 by this module's procedure, written by
+# training/train.py beside the shipped head so that `train --personal` need not refit them.
+BASELINE_FILE = "personal-baseline.npz"
 
 
 @dataclass(frozen=True)
@@ -88,16 +96,22 @@ def _logits(f: Features, coef: np.ndarray, tok: np.ndarray, bias: np.ndarray) ->
     return z
 
 
+Head = tuple[np.ndarray, np.ndarray, np.ndarray]  # (embedding coef, token coef over the columns, bias)
+
+
 def fit_softmax(f: Features, y: np.ndarray, w: np.ndarray, n_classes: int, c: float,
-                iterations: int = 400) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                iterations: int = COLD_ITERATIONS, start: Head | None = None) -> Head:
     """Weighted multinomial logistic regression, penalty |W|²/(2C) as in scikit-learn, balanced classes.
 
-    Full-batch gradient descent with Nesterov momentum; returns (embedding coef, token coef, bias).
+    Full-batch gradient descent with Nesterov momentum, from zero or from `start` (copied, not changed).
     """
     d = f.dense.shape[1]
-    coef = np.zeros((n_classes, d), dtype=np.float32)
-    tok = np.zeros((n_classes, f.n_tokens), dtype=np.float32)
-    bias = np.zeros(n_classes, dtype=np.float32)
+    if start is None:
+        coef = np.zeros((n_classes, d), dtype=np.float32)
+        tok = np.zeros((n_classes, f.n_tokens), dtype=np.float32)
+        bias = np.zeros(n_classes, dtype=np.float32)
+    else:
+        coef, tok, bias = (np.array(a, dtype=np.float32) for a in start)
     v = [np.zeros_like(coef), np.zeros_like(tok), np.zeros_like(bias)]
     onehot = np.eye(n_classes, dtype=np.float32)[y]
     counts = np.bincount(y, weights=w, minlength=n_classes)
@@ -108,23 +122,32 @@ def fit_softmax(f: Features, y: np.ndarray, w: np.ndarray, n_classes: int, c: fl
     # The token gradient sums bag entries per column: sort them by column once, then sum segments.
     by_token = np.argsort(f.cols, kind="stable")
     token_ids, token_starts = np.unique(f.cols[by_token], return_index=True)
-    for _ in range(iterations):
-        look = [coef + momentum * v[0], tok + momentum * v[1], bias + momentum * v[2]]
-        p = softmax(_logits(f, look[0], look[1], look[2]))
-        g = (p - onehot) * sw[:, None]
-        grad_tok = np.zeros_like(tok)
-        if by_token.size:
-            grad_tok[:, token_ids] = np.add.reduceat((g[f.rows] * f.vals[:, None]).T[:, by_token], token_starts, axis=1)
-        grads = [g.T @ f.dense / total + look[0] / (c * total),
-                 grad_tok / total + look[1] / (c * total),
-                 g.sum(axis=0) / total]
-        for i, param in enumerate((coef, tok, bias)):
-            v[i] = momentum * v[i] - step * grads[i]
-            param += v[i]
+    with _one_blas_thread():
+        for _ in range(iterations):
+            look = [coef + momentum * v[0], tok + momentum * v[1], bias + momentum * v[2]]
+            p = softmax(_logits(f, look[0], look[1], look[2]))
+            g = (p - onehot) * sw[:, None]
+            grad_tok = np.zeros_like(tok)
+            if by_token.size:
+                grad_tok[:, token_ids] = np.add.reduceat((g[f.rows] * f.vals[:, None]).T[:, by_token], token_starts, axis=1)
+            grads = [g.T @ f.dense / total + look[0] / (c * total),
+                     grad_tok / total + look[1] / (c * total),
+                     g.sum(axis=0) / total]
+            for i, param in enumerate((coef, tok, bias)):
+                v[i] = momentum * v[i] - step * grads[i]
+                param += v[i]
     return coef, tok, bias
 
 
-def _predict(f: Features, fitted: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+def _one_blas_thread():
+    """The fits multiply small matrices thousands of times; BLAS threads only wait on each other there
+    (on a busy 2-core machine one thread was 20 times faster)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _predict(f: Features, fitted: Head) -> np.ndarray:
     coef, tok, bias = fitted
     return np.argmax(_logits(f, coef, tok, bias), axis=1)
 
@@ -141,25 +164,97 @@ def _folds(y: np.ndarray) -> list[np.ndarray]:
 
 
 def cross_validate(f: Features, y: np.ndarray, n_classes: int, c: float,
-                   extra: Features | None = None, extra_y: np.ndarray | None = None) -> float:
-    """Top-1 on the shipped data's folds; the corrections (extra) are always in the training part."""
+                   extra: Features | None = None, extra_y: np.ndarray | None = None,
+                   starts: list[Head] | None = None, iterations: int = COLD_ITERATIONS) -> tuple[float, list[Head]]:
+    """Top-1 on the shipped data's folds, and each fold's head; the corrections (extra) are always in the
+    training part. `starts`, one head a fold, must have been fitted without that fold's test part."""
     correct = 0
-    for test_idx in _folds(y):
+    heads = []
+    for k, test_idx in enumerate(_folds(y)):
         train_idx = np.setdiff1d(np.arange(len(y)), test_idx)
         tf, ty, tw = f.take(train_idx), y[train_idx], np.ones(len(train_idx))
         if extra is not None:
             tf = tf.stack(extra)
             ty = np.concatenate([ty, extra_y])
             tw = np.concatenate([tw, np.full(len(extra_y), CORRECTION_WEIGHT)])
-        fitted = fit_softmax(tf, ty, tw, n_classes, c)
+        fitted = fit_softmax(tf, ty, tw, n_classes, c, iterations, None if starts is None else starts[k])
         correct += int((_predict(f.take(test_idx), fitted) == y[test_idx]).sum())
-    return correct / len(y)
+        heads.append(fitted)
+    return correct / len(y), heads
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The shipped data cross-validated by this module's procedure: what a personal model is compared
+    with, and where its cross-validation starts from."""
+
+    token_ids: np.ndarray  # (T,) the token id of each token column, ascending
+    folds: list[Head]  # one head a fold, fitted from zero on the other folds
+    cv_top1: float
+
+
+def _shipped_head(shipped: Classifier) -> tuple[float, float]:
+    head = shipped.manifest["heads"]["static"]
+    return float(head["C"]), float(head.get("token_weight", 0.0))
+
+
+def fit_baseline(shipped: Classifier, base=None) -> Baseline:
+    """Cross-validate the shipped data alone (5 fits from zero): slow, so training/train.py ships the result."""
+    c_value, token_weight = _shipped_head(shipped)
+    base = base if base is not None else shipped.encoder.encode(list(shipped.example_texts))
+    token_ids = np.unique(base.bags.ids)
+    x = build_features(base, {int(t): i for i, t in enumerate(token_ids)}, token_weight, shipped.token_idf)
+    y = np.asarray(shipped.example_labels, dtype=np.int64)
+    top1, folds = cross_validate(x, y, len(shipped.labels), c_value)
+    return Baseline(token_ids, folds, top1)
+
+
+def write_baseline(model_dir: Path) -> dict:
+    """Fit the baseline of the artifact in model_dir, write BASELINE_FILE there; returns its manifest entry."""
+    baseline = fit_baseline(Classifier(model_dir, "static"))
+    coef, tok, bias = (np.stack(part) for part in zip(*baseline.folds, strict=True))
+    np.savez(model_dir / BASELINE_FILE, token_ids=baseline.token_ids, coef=coef, token_coef=tok, intercept=bias)
+    return {"file": BASELINE_FILE, "cv_top1": baseline.cv_top1, "folds": FOLDS, "seed": SEED,
+            "iterations": COLD_ITERATIONS}
+
+
+def load_baseline(shipped: Classifier, token_ids: np.ndarray) -> Baseline | None:
+    """The shipped baseline if the artifact has one made by this procedure for these tokens, else None."""
+    entry = shipped.manifest["heads"]["static"].get("personal_baseline")
+    if not entry or (entry.get("folds"), entry.get("seed"), entry.get("iterations")) != (FOLDS, SEED, COLD_ITERATIONS):
+        return None
+    try:
+        with np.load(shipped.model_dir / entry["file"], allow_pickle=False) as arrays:
+            if not np.array_equal(arrays["token_ids"], token_ids):
+                return None
+            folds = list(zip(arrays["coef"], arrays["token_coef"], arrays["intercept"], strict=True))
+    except (OSError, KeyError, ValueError):
+        return None
+    return Baseline(token_ids, folds, float(entry["cv_top1"]))
+
+
+def _widen(head: Head, n_classes: int, token_ids: np.ndarray, columns: np.ndarray) -> Head:
+    """A head over (classes, token_ids) placed in a larger problem: new classes and new token columns start at zero."""
+    coef, tok, bias = head
+    wide_coef = np.zeros((n_classes, coef.shape[1]), np.float32)
+    wide_tok = np.zeros((n_classes, len(columns)), np.float32)
+    wide_bias = np.zeros(n_classes, np.float32)
+    k = coef.shape[0]
+    wide_coef[:k], wide_bias[:k] = coef, bias
+    wide_tok[:k, np.searchsorted(columns, token_ids)] = tok
+    return wide_coef, wide_tok, wide_bias
 
 
 def train_personal(corrections: list[Correction], *, known_profiles: set[str],
                    model_dir: Path | None = None, out_dir: Path | None = None,
-                   seeds: dict[str, list[str]] | None = None) -> PersonalReport:
-    """Fit, guard and write the personal head. Refuses a model that is worse on the shipped data."""
+                   seeds: dict[str, list[str]] | None = None,
+                   progress: Callable[[str], None] | None = None) -> PersonalReport:
+    """Fit, guard and write the personal head. Refuses a model that is worse on the shipped data.
+
+    The shipped artifact's baseline gives the shipped data's cross-validated top-1 and each fold's head;
+    the personal folds start from those heads and the final fit from the shipped head, so a handful of
+    corrections costs a few short fits instead of eleven from zero.
+    """
     model_dir = model_dir or paths.bundled_dir("models")
     out_dir = out_dir or paths.personal_model_dir()
     if not corrections:
@@ -186,28 +281,41 @@ def train_personal(corrections: list[Correction], *, known_profiles: set[str],
     # A new profile's own description and recommended_for lines are examples too (not counted above).
     for name in labels[len(shipped.labels):]:
         usable += [Correction(text, name) for text in (seeds or {}).get(name, []) if text.strip()]
-    head = shipped.manifest["heads"]["static"]
-    c_value, token_weight = float(head["C"]), float(head.get("token_weight", 0.0))
+    if progress:
+        progress(f"Training on {len(shipped.example_texts):,} shipped examples and {len(usable)} of yours "
+                 f"({FOLDS}-fold check against the shipped model, then the final fit) ...")
+    c_value, token_weight = _shipped_head(shipped)
     base = shipped.encoder.encode(list(shipped.example_texts))
     fixes = shipped.encoder.encode([c.text for c in usable])
-    columns = {int(t): i for i, t in enumerate(np.unique(np.concatenate([base.bags.ids, fixes.bags.ids])))}
+    base_ids = np.unique(base.bags.ids)
+    baseline = load_baseline(shipped, base_ids) or fit_baseline(shipped, base)
+    token_ids = np.unique(np.concatenate([base_ids, fixes.bags.ids]))
+    columns = {int(t): i for i, t in enumerate(token_ids)}
     x = build_features(base, columns, token_weight, shipped.token_idf)
     cx = build_features(fixes, columns, token_weight, shipped.token_idf)
     y = np.asarray(shipped.example_labels, dtype=np.int64)
     cy = np.array([labels.index(c.profile) for c in usable])
     n_classes = len(labels)
-    base_cv = cross_validate(x, y, len(shipped.labels), c_value)
-    personal_cv = cross_validate(x, y, n_classes, c_value, cx, cy)
+    base_cv = baseline.cv_top1
+    starts = [_widen(head, n_classes, baseline.token_ids, token_ids) for head in baseline.folds]
+    personal_cv, _ = cross_validate(x, y, n_classes, c_value, cx, cy, starts, WARM_ITERATIONS)
     if personal_cv < base_cv - MAX_CV_LOSS:
         raise TrainingError(
             f"refused: the personal model scores {personal_cv:.3f} top-1 in cross-validation on the shipped data, "
             f"the shipped one {base_cv:.3f} (more than {MAX_CV_LOSS * 100:.0f} points worse); check your corrections"
         )
+    # The shipped head was fitted (by scikit-learn) to the same objective on the shipped data: start there.
+    # Its token coefficients act on the bag scaled by the token weight; ours on the unscaled columns.
+    shipped_tok = (np.zeros((len(shipped.labels), len(token_ids)), np.float32) if shipped.token_coef is None or not token_weight
+                   else shipped.token_coef[:, token_ids] / token_weight)
+    start = _widen((shipped.coef, shipped_tok, shipped.intercept), n_classes, token_ids, token_ids)
     coef, tok, bias = fit_softmax(x.stack(cx), np.concatenate([y, cy]),
-                                  np.concatenate([np.ones(len(y)), np.full(len(cy), CORRECTION_WEIGHT)]), n_classes, c_value)
+                                  np.concatenate([np.ones(len(y)), np.full(len(cy), CORRECTION_WEIGHT)]), n_classes, c_value,
+                                  WARM_ITERATIONS, start)
     token_coef = np.zeros((n_classes, shipped.token_coef.shape[1] if shipped.token_coef is not None else 0), np.float32)
     if token_coef.shape[1]:
-        token_coef[:, list(columns)] = tok
+        # The classifier multiplies the token coefficients by the bag itself, not by the bag scaled by the weight.
+        token_coef[:, token_ids] = tok * token_weight
     examples = np.vstack([base.vectors, fixes.vectors]).astype(np.float16)
     example_labels = np.concatenate([y, cy]).astype(np.int16)
     texts = list(shipped.example_texts) + [c.text for c in usable]

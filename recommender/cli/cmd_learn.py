@@ -74,7 +74,8 @@ def train_cmd(personal: bool, reset: bool, as_json: bool) -> None:
     corrections = [personal_mod.Correction(c.text, c.profile) for c in usage.corrections()]
     catalogue = core.catalogue
     seeds = {p.name: [p.description, *p.recommended_for] for p in catalogue.values() if p.is_user}
-    report = personal_mod.train_personal(corrections, known_profiles=set(catalogue), seeds=seeds)
+    report = personal_mod.train_personal(corrections, known_profiles=set(catalogue), seeds=seeds,
+                                         progress=lambda line: click.echo(line, err=True))
     show_warnings(core)
     if as_json:
         echo_json({
