@@ -49,7 +49,7 @@ def test_suggest_tells_how_to_correct_it(run):
 def test_correct_refuses_what_it_cannot_use(run):
     assert run("correct", "writing").exit_code == 2  # nothing suggested yet
     assert run("correct", "--text", "x", "nope").exit_code == 2  # an unknown profile is a bad argument
-    assert run("correct", "--text", "x", "../etc").exit_code == 1
+    assert run("correct", "--text", "x", "../etc").exit_code == 2  # a path is no profile name
     assert run("correct", "--text", "tell me a joke", "balanced").exit_code == 2  # a general profile
     assert run("train", "--personal").exit_code == 1  # no corrections yet
     assert usage.corrections() == []
