@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from recommender import lexicon
 
-# Input shorter than this (words), on one paragraph and without structured payload, is read whole.
+# Input of several lines shorter than this (words) is read whole unless part of it is code, a table and so on.
 SHORT_WORDS = 60
 # A single paragraph is split into sentences only past this many words: a task described in a few
 # sentences is read whole, a pasted article is not.
@@ -75,7 +75,10 @@ _FUNCTION_WORDS = {
     "pl": "i w na z do nie jest się że to jak co czy mój moja mi proszę napisz zrób daj pomóż o ten ta",
     "tr": "ve bir bu için ile de da mi ne nasıl hangi benim bana lütfen yaz yap ver yardım hakkında değil",
 }
-_WORDS_BY_LANGUAGE = {lang: frozenset(words.split()) for lang, words in _FUNCTION_WORDS.items()}
+_LANGUAGES_OF_WORD: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _FUNCTION_WORDS.items():
+    for _w in set(_words.split()):
+        _LANGUAGES_OF_WORD[_w] = (*_LANGUAGES_OF_WORD.get(_w, ()), _lang)
 _DIACRITICS = {
     "de": "äöüß", "es": "ñ¿¡áéíóú", "fr": "àâçèéêëîïôùûœ", "pt": "ãõçáéêó", "pl": "ąćęłńśźż",
     "tr": "ğışç", "sv": "åäö", "it": "àèéìòù",
@@ -98,26 +101,33 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 def detect_language(text: str) -> str:
     """ISO 639-1 code of the text's language, "und" when it cannot tell (a single technical word)."""
     sample = text[:2000]
-    letters = _LATIN_LETTER.findall(sample)
-    for lang, pattern in _SCRIPTS:
-        found = len(pattern.findall(sample))
-        if found and found >= len(letters) * 0.5:
-            return lang
-    words = [w.lower() for w in _WORD.findall(sample)]
-    if not words:
+    ascii_only = sample.isascii()
+    if not ascii_only:
+        letters = len(_LATIN_LETTER.findall(sample))
+        for lang, pattern in _SCRIPTS:
+            found = len(pattern.findall(sample))
+            if found and found >= letters * 0.5:
+                return lang
+    scores = dict.fromkeys(_FUNCTION_WORDS, 0.0)
+    any_word = False
+    for word in _WORD.findall(sample.lower()):
+        any_word = True
+        for lang in _LANGUAGES_OF_WORD.get(word, ()):
+            scores[lang] += 1
+    if not any_word:
         return UNDETERMINED
-    scores = {lang: sum(w in vocab for w in words) for lang, vocab in _WORDS_BY_LANGUAGE.items()}
-    lowered = sample.lower()
-    for lang, marks in _DIACRITICS.items():
-        scores[lang] += 0.5 * sum(lowered.count(c) for c in marks)
+    if not ascii_only:
+        lowered = sample.lower()
+        for lang, marks in _DIACRITICS.items():
+            scores[lang] += 0.5 * sum(lowered.count(c) for c in marks)
     best = max(scores, key=lambda lang: (scores[lang], lang == ENGLISH))
     if best != ENGLISH and scores[best] < 2:
         # One shared-looking word ("was", "com" in "Mint.com") is no evidence of another language.
-        best = ENGLISH if scores[ENGLISH] > 0 or sample.isascii() else best
+        best = ENGLISH if scores[ENGLISH] > 0 or ascii_only else best
     if scores[best] == 0:
         # No function word: a keyword or two ("sql", "kubernetes helm chart"); English-like tokens
         # are what the head reads, so treat it as English when it is plain ASCII.
-        return ENGLISH if sample.isascii() else UNDETERMINED
+        return ENGLISH if ascii_only else UNDETERMINED
     if best != ENGLISH and scores[best] <= scores[ENGLISH]:
         return ENGLISH
     return best
@@ -148,7 +158,7 @@ _ASKING_ANYWHERE = re.compile(
     r"document|chapter|contract|licen[cs]e|agreement|thread|passage) (above|below)|above|below)\b",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
 @dataclass(frozen=True)
@@ -210,7 +220,7 @@ def payload_kind(text: str) -> str:
     if len(_EMAIL_HEADER.findall(sample)) >= 2 or len(_EMAIL_MARK.findall(sample)) >= 2:
         return "email"
     speakers = len(_SPEAKER_LINE.findall(sample))
-    if speakers >= 3 and speakers >= n * 0.4 or len(_TIMESTAMP.findall(sample)) >= max(3, n * 0.4):
+    if (speakers >= 3 and speakers >= n * 0.4) or len(_TIMESTAMP.findall(sample)) >= max(3, n * 0.4):
         return "transcript"
     if "```" in sample:
         return "code"
@@ -231,76 +241,74 @@ def payload_kind(text: str) -> str:
     return "prose"
 
 
-def _units(text: str) -> list[str]:
-    """Paragraphs; a single paragraph of several lines is read line by line, a single long line sentence by sentence."""
+_GREETING = re.compile(r"^\W*(hi|hello|hey|dear\s+\w+|thanks|thank\s+you|thx|cheers|best|regards|kind\s+regards)\b[\w\s,!.]{0,20}$",
+                       re.IGNORECASE)
+
+
+def _edge_pieces(paragraph: str) -> list[str]:
+    """A first or last paragraph as lines, a long line as sentences: the ask may be any one of them."""
+    pieces: list[str] = []
+    for line in paragraph.strip().splitlines():
+        if not line.strip() or _GREETING.match(line):
+            continue
+        if len(line.split()) > MAX_INSTRUCTION_WORDS:
+            pieces += [s for s in _SENTENCE_END.split(line.strip()) if s.strip()]
+        else:
+            pieces.append(line)
+    return pieces
+
+
+def _units(text: str) -> tuple[str | None, str, str | None]:
+    """(first piece, middle, last piece): the candidates for the ask at each end and what lies between."""
     paragraphs = _paragraphs(text)
-    if len(paragraphs) > 1:
-        # Lines of a paragraph that begin or end it may be the ask ("Here is my code:"), so split the
-        # first and last paragraph into their first and last lines too.
-        first = paragraphs[0].strip().splitlines()
-        last = paragraphs[-1].strip().splitlines()
-        units = [first[0]]
-        if len(first) > 1:
-            units.append("\n".join(first[1:]))
-        units += paragraphs[1:-1]
-        if len(last) > 1:
-            units.append("\n".join(last[:-1]))
-        units.append(last[-1])
-        return units
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if len(lines) > 1:
-        return lines
-    return [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    if len(paragraphs) == 1:
+        pieces = _edge_pieces(paragraphs[0])
+        if len(pieces) < 2:
+            return None, "\n".join(pieces), None
+        return pieces[0], "\n".join(pieces[1:-1]), pieces[-1]
+    first, last = _edge_pieces(paragraphs[0]), _edge_pieces(paragraphs[-1])
+    middle = [*first[1:], *paragraphs[1:-1], *last[:-1]]
+    return (first[0] if first else None), "\n".join(middle), (last[-1] if last else None)
 
 
 def split_instruction(text: str) -> tuple[str | None, str | None]:
     """(instruction, payload kind) for long or multi-line input; (None, None) when the text is all instruction.
 
-    The instruction is the short asking unit(s) at the start and/or end; the payload is what lies between.
+    The instruction is the short asking piece (line or sentence) at the start and/or the end; the
+    payload is what lies between. A huge paste is read at its two ends only.
     """
     stripped = text.strip()
-    if len(stripped) > 2 * EDGE_CHARS + 100:
-        middle = stripped[EDGE_CHARS:-EDGE_CHARS]
-        head, tail = stripped[:EDGE_CHARS], stripped[-EDGE_CHARS:]
-        # Cut at line breaks so that no edge line is half a line.
-        head = head[: head.rfind("\n")] if "\n" in head else head
-        tail = tail[tail.find("\n") + 1:] if "\n" in tail else tail
-        sample = (head + "\n" + middle[:KIND_SAMPLE_CHARS]) if middle else head
-        stripped_for_units = head + "\n\n<<payload>>\n\n" + tail
-    else:
-        sample = stripped
-        stripped_for_units = stripped
-    words = len(stripped.split())
+    huge = len(stripped) > 2 * EDGE_CHARS + 100
+    words = len(stripped.split()) if not huge else PASTE_WORDS + 1
     multi = "\n" in stripped
-    if (words <= SHORT_WORDS and not multi) or (words <= PASTE_WORDS and not multi and len(stripped) <= 2 * EDGE_CHARS):
+    if not multi and words <= PASTE_WORDS:
         return None, None
-    units = _units(stripped_for_units)
-    if len(units) < 2:
+    if huge:
+        head, tail = stripped[:EDGE_CHARS], stripped[-EDGE_CHARS:]
+        # Cut at line breaks (or sentence ends) so that no edge piece is half a line.
+        head = head[: head.rfind("\n")] if "\n" in head else head[: head.rfind(". ") + 1] or head
+        tail = tail[tail.find("\n") + 1:] if "\n" in tail else tail[tail.find(". ") + 2:]
+        first, _, _ = _units(head + "\n\n.")
+        _, _, last = _units(".\n\n" + tail)
+        middle = stripped[len(head): len(head) + KIND_SAMPLE_CHARS]
+    else:
+        first, middle, last = _units(stripped)
+    if first is None and last is None:
         return None, None
-    if words <= SHORT_WORDS and not any(_looks_structured(u) for u in units):
+    if words <= SHORT_WORDS and not _looks_structured(middle):
         return None, None  # a few lines that all describe the task
-    chosen: list[str] = []
-    candidates = [(0, units[0]), (len(units) - 1, units[-1])]
-    # A greeting or sign-off ("Hi,", "Thanks!") is not the ask: look one unit further in.
-    if len(units) > 2 and len(units[0].split()) <= 3 and not _asks(units[0]):
-        candidates[0] = (1, units[1])
-    if len(units) > 2 and len(units[-1].split()) <= 3 and not _asks(units[-1]):
-        candidates[1] = (len(units) - 2, units[-2])
-    seen = set()
-    for index, unit in candidates:
-        if index in seen or "<<payload>>" in unit:
+    chosen = []
+    payload = [middle]
+    for piece in (first, last):
+        if piece is None:
             continue
-        seen.add(index)
-        if len(unit.split()) <= MAX_INSTRUCTION_WORDS and _asks(unit):
-            chosen.append(" ".join(unit.split()))
-    used = {i for i, u in candidates if " ".join(u.split()) in chosen}
-    payload = "\n".join(u for i, u in enumerate(units) if i not in used and "<<payload>>" not in u)
-    if stripped_for_units is not stripped:
-        payload = sample
-    kind = payload_kind(payload) if payload.strip() else None
-    if not chosen:
-        return None, kind
-    return " ".join(chosen), kind
+        if len(piece.split()) <= MAX_INSTRUCTION_WORDS and _asks(piece):
+            chosen.append(" ".join(piece.split()))
+        else:
+            payload.append(piece)
+    payload_text = "\n".join(p for p in payload if p)
+    kind = payload_kind(payload_text) if payload_text.strip() else None
+    return (" ".join(chosen) if chosen else None), kind
 
 
 # --- questions about models, negations, role-play ------------------------------------------------
@@ -335,9 +343,15 @@ _ROLE = re.compile(
 )
 
 
+# Substring pre-checks: most texts contain none of these, and skip the long patterns below.
+_META_HINTS = ("model", "llm", "ai")
+_NEGATION_HINTS = ("no", "n't", "dont", "never", "without", "instead", "rather", "forget", "skip")
+
+
 def meta_subject(text: str) -> str | None:
     """X in "which model should I use for X" / "best local LLM for X"; None for other texts."""
-    if len(text.split()) > 40:
+    lowered = text.lower()
+    if len(text) > 400 or not any(hint in lowered for hint in _META_HINTS):
         return None
     for pattern in _META:
         m = pattern.match(text.strip())
@@ -350,6 +364,9 @@ def meta_subject(text: str) -> str | None:
 
 def drop_negated(text: str) -> str:
     """The request without the parts it declines: "no SQL please, just a poem" -> "a poem"."""
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _NEGATION_HINTS):
+        return text
     kept, count = _NEGATION.subn(" ", text)
     if not count:
         return text

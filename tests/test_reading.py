@@ -115,3 +115,18 @@ def test_a_huge_paste_is_read_at_its_ends_only():
     assert time.perf_counter() - started < 0.2
     assert r.focus == "Which clauses limit our liability?"
     assert r.payload_kind == "legal"
+
+
+def test_a_paste_collapsed_to_one_line_still_has_its_instruction_found():
+    # Whitespace collapsed (as a shell pipeline or an older front end may do): sentences are the pieces.
+    flat = " ".join(LICENCE.split())
+    for text, ask in ((f"{flat} What does this licence forbid me to do?", "What does this licence forbid me to do?"),
+                      (f"Please list my obligations under this licence. {flat}", "Please list my obligations under this licence.")):
+        r = reading.read(text)
+        assert r.focus == ask
+        assert r.payload_kind == "legal"
+
+
+def test_greetings_and_sign_offs_are_not_the_ask():
+    text = f"Hi,\nCan you check which rows are duplicated?\n\n{TABLE}\n\nThanks!"
+    assert reading.split_instruction(text) == ("Can you check which rows are duplicated?", "table")
