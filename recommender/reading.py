@@ -18,7 +18,7 @@ text, so a 100 kB paste costs milliseconds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from recommender import lexicon
 
@@ -38,14 +38,27 @@ UNDETERMINED = "und"
 PAYLOAD_KINDS = ("code", "legal", "table", "email", "transcript", "prose")
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     text: str  # the input, whitespace collapsed
     model_text: str  # what the classifier should read
     focus: str | None  # the span that decides, when it is not the whole text
     payload_kind: str | None
     language: str  # ISO 639-1, or "und"
     language_supported: bool
+
+
+class _lazy:
+    """A regular expression compiled on first use: most inputs are one short line that needs few of
+    them, and compiling them all at import would add milliseconds to every cold `taskprof suggest`."""
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
 
 
 # --- language ----------------------------------------------------------------------------------
@@ -84,15 +97,15 @@ _DIACRITICS = {
     "tr": "ğışç", "sv": "åäö", "it": "àèéìòù",
 }
 _SCRIPTS = [  # (language, pattern of its letters)
-    ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana first: Japanese also uses CJK ideographs
-    ("ko", re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")),
-    ("zh", re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")),
-    ("ru", re.compile(r"[\u0400-\u04ff]")),
-    ("ar", re.compile(r"[\u0600-\u06ff]")),
-    ("he", re.compile(r"[\u0590-\u05ff]")),
-    ("el", re.compile(r"[\u0370-\u03ff]")),
-    ("hi", re.compile(r"[\u0900-\u097f]")),
-    ("th", re.compile(r"[\u0e00-\u0e7f]")),
+    ("ja", _lazy(r"[\u3040-\u30ff]")),  # kana first: Japanese also uses CJK ideographs
+    ("ko", _lazy(r"[\uac00-\ud7af\u1100-\u11ff]")),
+    ("zh", _lazy(r"[\u4e00-\u9fff\u3400-\u4dbf]")),
+    ("ru", _lazy(r"[\u0400-\u04ff]")),
+    ("ar", _lazy(r"[\u0600-\u06ff]")),
+    ("he", _lazy(r"[\u0590-\u05ff]")),
+    ("el", _lazy(r"[\u0370-\u03ff]")),
+    ("hi", _lazy(r"[\u0900-\u097f]")),
+    ("th", _lazy(r"[\u0e00-\u0e7f]")),
 ]
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
@@ -135,7 +148,7 @@ def detect_language(text: str) -> str:
 
 # --- instruction and payload ---------------------------------------------------------------------
 
-_ASKING_START = re.compile(
+_ASKING_START = _lazy(
     r"^\W*(please\s+|pls\s+|kindly\s+|now\s+|ok(ay)?,?\s+|so,?\s+|hey,?\s+|hi,?\s+)?"
     r"(can|could|would|will|should|what|which|who|why|how|is|are|does|do|did|where|when|"
     r"review|summari[sz]e|summary|list|write|rewrite|draft|fix|debug|explain|translate|find|check|proofread|"
@@ -151,20 +164,14 @@ _ASKING_START = re.compile(
     r"based on|using|from|given|in the|for the|for this)\b",
     re.IGNORECASE,
 )
-_ASKING_ANYWHERE = re.compile(
+_ASKING_ANYWHERE = _lazy(
     r"\?|\b(please|can you|could you|would you|help me|i need|i want|for me|"
     r"this (contract|licen[cs]e|agreement|code|script|function|file|table|csv|data|email|thread|transcript|"
     r"chapter|text|document|essay|article|passage|log|report)|the (text|code|data|table|email|transcript|"
     r"document|chapter|contract|licen[cs]e|agreement|thread|passage) (above|below)|above|below)\b",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-
-
-@dataclass(frozen=True)
-class _Unit:
-    text: str
-    words: int
+_SENTENCE_END = _lazy(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -181,19 +188,19 @@ def _asks(unit: str) -> bool:
     return score >= 2
 
 
-_NUMBERED = re.compile(r"^\s*(\(?\d+(\.\d+)*[.)]|[a-z][.)]|section\s+\d|article\s+\d)\s", re.IGNORECASE)
-_CODE_LINE = re.compile(
+_NUMBERED = _lazy(r"^\s*(\(?\d+(\.\d+)*[.)]|[a-z][.)]|section\s+\d|article\s+\d)\s", re.IGNORECASE)
+_CODE_LINE = _lazy(
     r"(^\s*(def |class |import |from \S+ import|return\b|if\s*\(|for\s*\(|while\s*\(|function\b|const |let |var |"
     r"public |private |#include|package |fn |SELECT |INSERT |UPDATE |CREATE TABLE|@\w+|}\s*$|\{\s*$)|"
     r"[;{}]\s*$|=>|==|!=|\)\s*:\s*$|^\s{4,}\S)"
 )
-_EMAIL_HEADER = re.compile(r"^\s*(>\s*)?(from|to|subject|sent|cc|date|reply-to):\s", re.IGNORECASE | re.MULTILINE)
-_EMAIL_MARK = re.compile(r"-----\s*original message\s*-----|^on .{5,80} wrote:\s*$|^(best|kind) regards,?\s*$|^thanks,?\s*$",
+_EMAIL_HEADER = _lazy(r"^\s*(>\s*)?(from|to|subject|sent|cc|date|reply-to):\s", re.IGNORECASE | re.MULTILINE)
+_EMAIL_MARK = _lazy(r"-----\s*original message\s*-----|^on .{5,80} wrote:\s*$|^(best|kind) regards,?\s*$|^thanks,?\s*$",
                          re.IGNORECASE | re.MULTILINE)
-_SPEAKER_LINE = re.compile(r"^\s*(\[?\(?\d{1,2}:\d{2}(:\d{2})?\)?\]?\s*)?([A-Z][\w.'-]*( [A-Z][\w.'-]*){0,2}|SPEAKER \d+)\s*:\s+\S",
+_SPEAKER_LINE = _lazy(r"^\s*(\[?\(?\d{1,2}:\d{2}(:\d{2})?\)?\]?\s*)?([A-Z][\w.'-]*( [A-Z][\w.'-]*){0,2}|SPEAKER \d+)\s*:\s+\S",
                            re.MULTILINE)
-_TIMESTAMP = re.compile(r"^\s*\[?\(?\d{1,2}:\d{2}(:\d{2})?", re.MULTILINE)
-_LEGAL = re.compile(
+_TIMESTAMP = _lazy(r"^\s*\[?\(?\d{1,2}:\d{2}(:\d{2})?", re.MULTILINE)
+_LEGAL = _lazy(
     r"\b(shall|hereby|herein|hereunder|thereof|whereas|licensee|licensor|licen[cs]ed|warrant(y|ies)|liabilit(y|ies)|"
     r"indemnif\w*|pursuant|notwithstanding|terms and conditions|agreement|part(y|ies)|obligations?|jurisdiction|"
     r"termination|copyright|governing law)\b",
@@ -241,7 +248,7 @@ def payload_kind(text: str) -> str:
     return "prose"
 
 
-_GREETING = re.compile(r"^\W*(hi|hello|hey|dear\s+\w+|thanks|thank\s+you|thx|cheers|best|regards|kind\s+regards)\b[\w\s,!.]{0,20}$",
+_GREETING = _lazy(r"^\W*(hi|hello|hey|dear\s+\w+|thanks|thank\s+you|thx|cheers|best|regards|kind\s+regards)\b[\w\s,!.]{0,20}$",
                        re.IGNORECASE)
 
 
@@ -316,19 +323,19 @@ def split_instruction(text: str) -> tuple[str | None, str | None]:
 _MODEL = (r"(local\s+|open[- ]source\s+|open[- ]weights?\s+|ollama\s+|small\s+|good\s+|free\s+|ai\s+|llm\s+|"
           r"offline\s+)*(llms?|models?|ais?|language models?)")
 _META = [
-    re.compile(rf"^\W*(which|what|what's|whats)\s+(is\s+the\s+)?(best\s+)?{_MODEL}\s+"
+    _lazy(rf"^\W*(which|what|what's|whats)\s+(is\s+the\s+)?(best\s+)?{_MODEL}\s+"
                r"(should|shall|would|could|can|do)\s+(i|we|you)\s+(use|pick|choose|run|install|get)\s+(for|to|when)\s+(?P<x>.+)$",
                re.IGNORECASE),
-    re.compile(rf"^\W*(which|what|what's|whats)\s+(is\s+|are\s+)?(the\s+)?(best\s+|right\s+|good\s+|ideal\s+)?{_MODEL}\s+"
+    _lazy(rf"^\W*(which|what|what's|whats)\s+(is\s+|are\s+)?(the\s+)?(best\s+|right\s+|good\s+|ideal\s+)?{_MODEL}\s+"
                r"(to\s+use\s+|to\s+run\s+|would\s+you\s+recommend\s+|do\s+you\s+recommend\s+|is\s+best\s+|works\s+best\s+|is\s+good\s+)?"
                r"(for|to|when)\s+(?P<x>.+)$", re.IGNORECASE),
-    re.compile(rf"^\W*(the\s+)?(best|good|recommended|top|fastest)\s+{_MODEL}\s+(for|to)\s+(?P<x>.+)$", re.IGNORECASE),
-    re.compile(rf"^\W*(can\s+you\s+|could\s+you\s+|please\s+)?(recommend|suggest|pick|choose)\s+(me\s+)?(a|an|the)\s+(\w+\s+)?{_MODEL}\s+"
+    _lazy(rf"^\W*(the\s+)?(best|good|recommended|top|fastest)\s+{_MODEL}\s+(for|to)\s+(?P<x>.+)$", re.IGNORECASE),
+    _lazy(rf"^\W*(can\s+you\s+|could\s+you\s+|please\s+)?(recommend|suggest|pick|choose)\s+(me\s+)?(a|an|the)\s+(\w+\s+)?{_MODEL}\s+"
                r"(for|to)\s+(?P<x>.+)$", re.IGNORECASE),
-    re.compile(rf"^\W*(i\s+need|i\s+want|looking\s+for)\s+(a|an)\s+(\w+\s+)?{_MODEL}\s+(for|to|that\s+can|that\s+is\s+good\s+at)\s+(?P<x>.+)$",
+    _lazy(rf"^\W*(i\s+need|i\s+want|looking\s+for)\s+(a|an)\s+(\w+\s+)?{_MODEL}\s+(for|to|that\s+can|that\s+is\s+good\s+at)\s+(?P<x>.+)$",
                re.IGNORECASE),
 ]
-_NEGATION = re.compile(
+_NEGATION = _lazy(
     r"(\b(i\s+)?(do\s+not|don't|dont|never)\s+\w+\s+|\bno\s+need\s+(for|to)\s+|\bnot\s+(a|an|the|looking\s+for)\s+|"
     r"^\W*not\s+|,\s*not\s+|\b(i'm|i\s+am)\s+not\s+(asking|looking)\s+for\s+|"
     r"^\W*no\s+|,\s*no\s+|\bwithout\s+(any\s+)?|\binstead\s+of\s+|\brather\s+than\s+|\bnothing\s+to\s+do\s+with\s+|"
@@ -336,7 +343,7 @@ _NEGATION = re.compile(
     r"[^,.;!?]*?(?=\s*(,|;|\.|!|\bjust\b|\bbut\b|\bonly\b|\bplease\b|\binstead\b|$))",
     re.IGNORECASE,
 )
-_ROLE = re.compile(
+_ROLE = _lazy(
     r"^\W*(you\s+are|you're|act\s+as|pretend\s+(to\s+be|you\s+are)|imagine\s+you\s+are|as\s+an?\s+(expert|experienced|senior)|"
     r"take\s+the\s+role\s+of|i\s+want\s+you\s+to\s+act\s+as)\b[^.!?\n]*[.!?\n]\s*",
     re.IGNORECASE,
@@ -375,8 +382,13 @@ def drop_negated(text: str) -> str:
     return kept if len(kept.split()) >= 2 and kept != text else text
 
 
+_ROLE_HINTS = ("you", "act", "pretend", "imagine", "as a", "as an", "take", "i want you")
+
+
 def drop_role(text: str) -> str:
     """A role-play preamble ("You are a senior analyst with 20 years ...") before the actual request."""
+    if not text.lstrip(" \"'*#>-").lower().startswith(_ROLE_HINTS):
+        return text
     rest = text
     for _ in range(3):  # "You are X. You have Y. You care about Z." — up to three role sentences
         m = _ROLE.match(rest)

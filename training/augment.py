@@ -1,4 +1,4 @@
-"""Seeded typos: the training data's misspelt copies, and the benchmark's typo'd public set.
+"""Seeded typos for the robustness benchmark: the public set misspelt the way the issue measured it.
 
 A typo here is what the issue measured: a word (of 3+ letters) with two neighbouring letters
 swapped or one letter dropped, applied to a share of the words.
