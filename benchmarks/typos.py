@@ -1,7 +1,5 @@
-"""Seeded typos for the robustness benchmark: the public set misspelt the way the issue measured it.
-
-A typo here is what the issue measured: a word (of 3+ letters) with two neighbouring letters
-swapped or one letter dropped, applied to a share of the words.
+"""Seeded typos for the robustness benchmark: the public set misspelt the way issue 13 measured it,
+a share of the words (of 3+ letters) with two neighbouring letters swapped or one letter dropped.
 """
 
 from __future__ import annotations
