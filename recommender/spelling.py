@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -50,7 +49,7 @@ class Speller:
         self._by_deletion: dict[str, list[str]] | None = None
         self._misses = 0
         self.known = known
-        self.correct_word = lru_cache(maxsize=8192)(self._correct_word)
+        self._seen: dict[str, str] = {}  # word -> its correction (often itself): a batch repeats words
 
     @property
     def counts(self) -> dict[str, int]:
@@ -80,8 +79,18 @@ class Speller:
             return word
         return max(candidates, key=lambda w: (self.counts[w], w))
 
+    def correct_word(self, word: str) -> str:
+        fixed = self._seen.get(word)
+        if fixed is None:
+            if len(self._seen) > 100_000:
+                self._seen.clear()
+            fixed = self._seen[word] = self._correct_word(word)
+        return fixed
+
     def correct(self, text: str) -> str:
-        return _WORD.sub(lambda m: self.correct_word(m.group(0)), text)
+        if all(self.correct_word(word) == word for word in _WORD.findall(text)):
+            return text
+        return _WORD.sub(lambda m: self._seen.get(m.group(0)) or self.correct_word(m.group(0)), text)
 
 
 def word_counts(texts: list[str]) -> dict[str, int]:
