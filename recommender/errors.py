@@ -1,15 +1,23 @@
-"""Every failure taskprof can name. The CLI turns these into one line and exit 1."""
+"""Every failure taskprof can name. The CLI maps InputError to exit 2 and every other one to exit 1."""
 
 
 class TaskprofError(Exception):
     """Base of every failure that gets a one-line message instead of a traceback."""
 
 
+class InputError(TaskprofError):
+    """The text, name or flags the user gave cannot be used (a usage error, exit 2)."""
+
+
 class ProfileError(TaskprofError):
-    """A profile file is broken, incomplete, or a name is not a valid profile name."""
+    """A profile file is broken or incomplete."""
 
 
-class ProfileNotFound(ProfileError):
+class ProfileNameError(InputError, ProfileError):
+    """A name that cannot be a profile name (a path, upper case, empty)."""
+
+
+class ProfileNotFound(InputError, ProfileError):
     """No profile has the requested name."""
 
 
@@ -17,24 +25,28 @@ class ArtifactError(TaskprofError):
     """The classifier artifact is missing, corrupt, or does not match this code."""
 
 
-class InputError(TaskprofError):
-    """The text or data the user gave cannot be used."""
-
-
 class OllamaUnavailable(TaskprofError):
     """The Ollama server cannot be reached."""
 
 
 class OllamaError(TaskprofError):
-    """The Ollama server answered with an error."""
+    """The Ollama server answered with an error, or the connection broke mid-answer."""
+
+    def __init__(self, message: str, *, resumable: bool = False):
+        super().__init__(message)
+        self.resumable = resumable  # a broken transfer: the same pull again resumes where it stopped
 
 
 class InstallRefused(TaskprofError):
-    """An install was refused before any download: no room, no consent, nothing to do."""
+    """An install or removal was refused before anything changed: no room, no consent, nothing to use."""
 
 
 class UsageLogError(TaskprofError):
     """The usage database cannot be opened or written."""
+
+
+class StateError(TaskprofError):
+    """The install-state file cannot be read or written."""
 
 
 class TrainingError(TaskprofError):

@@ -10,11 +10,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from recommender.errors import InputError
-from recommender.profiles import Model, Profile
+from recommender.errors import InputError, TaskprofError
+
+if TYPE_CHECKING:  # only for annotations: config imports this module to check sizes without the catalogue
+    from recommender.profiles import Model, Profile
 
 MEMORY_ENV = "TASKPROF_MEMORY"
+MEMINFO = "/proc/meminfo"
 GB = 1_000_000_000
 # Share of memory a model may take: the OS and other programs keep the rest.
 USABLE_SHARE = 0.75
@@ -25,6 +29,8 @@ DEFAULT_CONTEXT = 8192
 # KV cache per token of context: KV_BYTES_PER_TOKEN_1B x (B parameters) ** KV_EXPONENT.
 KV_BYTES_PER_TOKEN_1B = 60_000
 KV_EXPONENT = 0.42
+# Below this no model in any catalogue runs; a size this small is a typo.
+MIN_MEMORY_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class TierChoice:
     tier: str
     reason: str
     hint: str | None
+    fits: bool = True  # False: not even the chosen tier fits this machine
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(t|tb|tib|g|gb|gib|m|mb|mib)?\s*$", re.IGNORECASE)
@@ -62,7 +69,7 @@ def parse_size(text: str) -> int:
     if not match:
         raise InputError(f"'{text}' is not a memory size: write it like 64GB, 48GiB or 16000MB")
     value = float(match.group(1)) * _UNITS[(match.group(2) or "gb").lower()]
-    if value < 256 * 2**20:
+    if value < MIN_MEMORY_BYTES:
         raise InputError(f"'{text}' is too little memory to run any model")
     return int(value)
 
@@ -77,19 +84,6 @@ def detect(memory: str | None = None) -> Machine:
     # Apple silicon: the GPU uses the same memory, so total memory is what a model can use.
     unified = sys.platform == "darwin" and platform.machine() == "arm64"
     return Machine(total, available, None, unified, "detected", probe_gpu=not unified)
-
-
-def parse_meminfo(text: str) -> tuple[int, int | None]:
-    """(MemTotal, MemAvailable) in bytes from the text of /proc/meminfo."""
-    info = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        fields = rest.split()
-        if fields and fields[0].isdigit():
-            info[key.strip()] = int(fields[0]) * 1024
-    if "MemTotal" not in info:
-        raise ValueError("no MemTotal line")
-    return info["MemTotal"], info.get("MemAvailable")
 
 
 def parse_nvidia_smi(text: str) -> int | None:
@@ -112,16 +106,36 @@ def nvidia_gpu_bytes() -> int | None:
 
 
 def _read_memory() -> tuple[int, int | None]:
+    """(total, available) bytes of system memory, on Linux, macOS and Windows alike."""
+    if sys.platform.startswith("linux"):
+        # psutil reads these same two lines on Linux, but importing it costs every `suggest` ~5%
+        # of its time; the file read costs 0.1 ms.
+        try:
+            with open(MEMINFO, encoding="ascii") as f:
+                return parse_meminfo(f.read())
+        except (OSError, ValueError):
+            pass  # no /proc (a sandbox): let psutil try
+    import psutil
+
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            return parse_meminfo(f.read())
-    except (OSError, ValueError):
-        pass
-    try:
-        out = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, timeout=2, check=True)
-        return int(out.stdout.strip()), None
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), None
+        memory = psutil.virtual_memory()
+    except (OSError, RuntimeError) as exc:
+        raise TaskprofError(f"cannot read this machine's memory ({exc}); give it with --memory or "
+                            f"{MEMORY_ENV}, e.g. --memory 32GB") from None
+    return int(memory.total), (int(memory.available) if memory.available else None)
+
+
+def parse_meminfo(text: str) -> tuple[int, int | None]:
+    """(MemTotal, MemAvailable) in bytes from the text of /proc/meminfo."""
+    info = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if fields and fields[0].isdigit():
+            info[key.strip()] = int(fields[0]) * 1024
+    if "MemTotal" not in info:
+        raise ValueError("no MemTotal line")
+    return info["MemTotal"], info.get("MemAvailable")
 
 
 def kv_bytes_per_token(model: Model) -> float:
@@ -169,10 +183,21 @@ def recommend_tier(profile: Profile, machine: Machine) -> TierChoice:
         return TierChoice("quality", f"{quality.ref} needs ~{need:.0f} GB and this machine has {have:.0f} GB", None)
     need = model_memory_bytes(quality) / GB
     reason = f"{quality.ref} needs ~{need:.0f} GB, more than this machine's {have:.0f} GB allows; {fast.ref} fits"
-    if not fits(fast, machine):
-        reason = f"even {fast.ref} (~{model_memory_bytes(fast) / GB:.0f} GB) is tight on {have:.0f} GB; expect swapping"
     hint = f"For the quality tier, point OLLAMA_HOST at a machine with ~{need / USABLE_SHARE:.0f} GB or more."
+    if not fits(fast, machine):
+        # Not "tight": a model larger than the memory allowed to it swaps or fails to load.
+        fast_need, allows = model_memory_bytes(fast) / GB, usable_bytes(machine) / GB
+        reason = (f"{fast.ref} does not fit: it needs ~{_gb(fast_need)} GB and this machine allows "
+                  f"~{_gb(allows)} GB of its {_gb(have)} GB; {quality.ref} needs ~{need:.0f} GB")
+        hint = (f"Neither tier fits here: point OLLAMA_HOST at a machine with ~{fast_need / USABLE_SHARE:.0f} GB "
+                f"or more (~{need / USABLE_SHARE:.0f} GB for the quality tier).")
+        return TierChoice("fast", reason, hint, fits=False)
     return TierChoice("fast", reason, hint)
+
+
+def _gb(value: float) -> str:
+    """GB for a sentence: a decimal below 10, where rounding would hide the gap (0.8 vs 1)."""
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
 # The design's expectations, seconds per response by model size (B parameters up to the bound).

@@ -128,12 +128,15 @@ class Server:
         except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
             raise unreachable(self.host) from None
         except ollama.ResponseError as exc:
-            raise OllamaError(f"Ollama at {self.host} refused to {what}: {exc.error} (HTTP {exc.status_code})") from None
+            # status -1: an {"error"} line inside a stream; the HTTP status was 200 and says nothing.
+            status = f" (HTTP {exc.status_code})" if exc.status_code > 0 else ""
+            raise OllamaError(f"Ollama at {self.host} refused to {what}: {exc.error}{status}") from None
         except httpx.TimeoutException:
             raise OllamaUnavailable(f"Ollama at {self.host} stopped answering while trying to {what}") from None
         except httpx.HTTPError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise OllamaError(f"the connection to Ollama at {self.host} broke while trying to {what}: {reason}") from None
+            raise OllamaError(f"the connection to Ollama at {self.host} broke while trying to {what}: {reason}",
+                              resumable=True) from None
 
     def version(self) -> str:
         """GET /api/version, within REACH_TIMEOUT; raises OllamaUnavailable when nobody answers."""
@@ -162,8 +165,10 @@ class Server:
             out[ref] = InstalledModel(ref, int(m.size or 0), m.digest or "", str(m.modified_at or ""))
         return out
 
-    def pull(self, ref: str, on_progress: Callable[[int, int], None]) -> None:
-        """Pull one model; on_progress(completed, total) summed over the layers seen so far.
+    def pull(self, ref: str, on_progress: Callable[[int, int], None],
+             on_layer: Callable[[str, int, int], None] | None = None) -> None:
+        """Pull one model; on_progress(completed, total) summed over the layers seen so far, and
+        on_layer(digest, completed, total) for each layer line (how many bytes really came).
 
         Only `success` and `error` are matched in the stream; the other statuses are prose.
         """
@@ -172,14 +177,17 @@ class Server:
         def run() -> bool:
             for part in self.client.pull(ref, stream=True):
                 if part.digest and part.total:
-                    layers[part.digest] = (int(part.completed or 0), int(part.total))
+                    completed, total = int(part.completed or 0), int(part.total)
+                    layers[part.digest] = (completed, total)
+                    if on_layer is not None:
+                        on_layer(part.digest, completed, total)
                     on_progress(sum(c for c, _ in layers.values()), sum(t for _, t in layers.values()))
                 if part.status == "success":
                     return True
             return False
 
         if not self._call(f"pull {ref}", run):
-            raise OllamaError(f"the pull of {ref} ended before Ollama said it succeeded")
+            raise OllamaError(f"the pull of {ref} ended before Ollama said it succeeded", resumable=True)
 
     def delete(self, ref: str) -> None:
         self._call(f"delete {ref}", lambda: self.client.delete(ref))
@@ -209,85 +217,3 @@ def listening(host: str | None = None, timeout: float = 0.3) -> bool:
             return True
     except OSError:
         return False
-
-
-def installed_refs(host: str | None = None, timeout: float = REACH_TIMEOUT) -> set[str]:
-    """The references the server holds; raises OllamaUnavailable when it cannot be asked quickly."""
-    if not listening(host, timeout=min(timeout, 0.3)):
-        raise unreachable(resolve_host(host))
-    return set(Server(host, read_timeout=timeout).installed())
-
-
-# --- plans: what install and remove would do, decided before anything changes ----------------------
-
-
-@dataclass(frozen=True)
-class InstallPlan:
-    host: str
-    version: str
-    tier: str
-    profiles: tuple[str, ...]
-    models: tuple[Any, ...]  # profiles.PlannedModel, every model of the chosen tiers, counted once
-    installed: frozenset[str]
-    missing: tuple[Any, ...]  # the PlannedModels to pull: fast ones first, then by size
-    download_bytes: int
-    models_dir: Path | None  # None when the server is remote: its disk cannot be seen from here
-    free_bytes: int | None
-
-    @property
-    def fits_on_disk(self) -> bool:
-        return self.free_bytes is None or self.download_bytes <= self.free_bytes
-
-
-def plan_install(server: Server, profiles: list[Any], tier: str) -> InstallPlan:
-    """Which models the profiles need, which the server has, and whether the rest fits on disk."""
-    from recommender.hardware import GB
-    from recommender.profiles import storage_plan
-
-    version = server.version()
-    have = server.installed()
-    storage = storage_plan(profiles, tier)
-    # Fast models first: the user can start working while the big ones download.
-    missing = tuple(sorted((m for m in storage.models if m.ref not in have),
-                           key=lambda m: ("fast" not in m.tiers, m.size_gb)))
-    where = models_dir() if is_local(server.host) else None
-    return InstallPlan(
-        host=server.host,
-        version=version,
-        tier=tier,
-        profiles=tuple(p.name for p in profiles),
-        models=storage.models,
-        installed=frozenset(m.ref for m in storage.models if m.ref in have),
-        missing=missing,
-        download_bytes=int(sum(m.size_gb for m in missing) * GB),
-        models_dir=where,
-        free_bytes=free_bytes(where) if where is not None else None,
-    )
-
-
-@dataclass(frozen=True)
-class RemovalPlan:
-    goes: tuple[str, ...]
-    stays: tuple[tuple[str, str], ...]  # (model, why it stays)
-
-
-def plan_removal(catalogue: Any, target: Any, tier: str, have: dict[str, InstalledModel],
-                 installed_by_user: set[str]) -> RemovalPlan:
-    """A model of `target` goes unless another profile in use needs it. In use: the user installed
-    that profile through taskprof, or another of its models is installed."""
-    chosen = {m.ref for m in target.models_for(tier)}
-    goes, stays = [], []
-    for ref in sorted(chosen):
-        if ref not in have:
-            stays.append((ref, "not installed"))
-            continue
-        keepers = [
-            p.name for p in catalogue.values()
-            if p.name != target.name and ref in {m.ref for m in p.models}
-            and (p.name in installed_by_user or any(m.ref in have and m.ref not in chosen for m in p.models))
-        ]
-        if keepers:
-            stays.append((ref, "still used by " + ", ".join(keepers)))
-        else:
-            goes.append(ref)
-    return RemovalPlan(tuple(goes), tuple(stays))

@@ -35,6 +35,11 @@ def config_path() -> Path:
     return data_dir() / "config.json"
 
 
+def state_path() -> Path:
+    """Which profiles the user installed: kept apart from the usage log, which can be switched off."""
+    return data_dir() / "state.json"
+
+
 def bundled_dir(name: str) -> Path:
     """A bundled folder (profiles or models): inside the package in a wheel, at the repo root otherwise."""
     for candidate in (_PACKAGE / "_bundled" / name, _PACKAGE.parent / name):

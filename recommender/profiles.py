@@ -1,8 +1,14 @@
-"""Load and validate the profile catalogue; the storage arithmetic over its models."""
+"""Load and check the profile catalogue; the storage arithmetic over its models.
+
+The format is profiles/schema.json, the design's profile format: a model's `name` is the full Ollama
+reference and its `tag` the update policy. Checked with fastjsonschema; what a schema cannot say (the
+name matches the file name, one model of each tier) is checked here.
+"""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -11,35 +17,57 @@ from pathlib import Path
 from typing import Any
 
 from recommender import paths
-from recommender.errors import ProfileError, ProfileNotFound
+from recommender.errors import ProfileError, ProfileNameError, ProfileNotFound
 
 TIERS = ("fast", "quality")
 KINDS = ("task", "general")
+DEFAULT_KIND = "task"
+# The context assumed when a profile does not give one; hardware's fit check sizes the KV cache for
+# the same 8192 tokens, so an absent figure never makes a model look bigger than it is.
+DEFAULT_CONTEXT = 8192
+LATEST = "latest"
+DIGEST_PREFIX = "sha256:"
 # Names double as file names: keep them to a safe alphabet so that "../x" can never be one.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
-# Ollama model names: namespace/model, lowercase letters, digits and . _ -; tags likewise.
-MODEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$")
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+
+# Estimating a model the profile gives no figures for. Ollama's library builds are 4-bit Q4_K_M by
+# default (~4.8 bits a weight); with embeddings, tokenizer and projector files the bundled models take
+# 0.59-0.79 GB per billion nominal parameters (qwen2.5-coder:7b 4.7 GB, llama3.3:70b 43 GB), mean 0.65.
+GB_PER_BILLION = 0.65
+# Tags that name an unquantized or 8-bit build say so; their weights take 2 (16-bit) or ~1.1 bytes.
+GB_PER_BILLION_BY_QUANT = (("fp32", 4.0), ("fp16", 2.0), ("bf16", 2.0), ("q8", 1.1))
+# A tag that names no size ("mistral", "llama3.2:latest") is taken for a 7B-class model, the commonest.
+UNKNOWN_PARAMS_B = 7.0
+# "7b", "1.5b", "70b", "8x7b" (experts x size), "e2b" (effective size), "270m", anywhere in the tag
+# ("32b-instruct-q8_0"); the first one wins ("30b-a3b" is 30B).
+_SIZE_IN_TAG = re.compile(r"(?<![a-z0-9.])(?:(\d+)x|e)?(\d+(?:\.\d+)?)([bm])(?![a-z0-9])")
 
 
 @dataclass(frozen=True)
 class Model:
-    name: str
-    tag: str
+    name: str  # the full Ollama reference as the file writes it: "qwen2.5-coder:7b"
+    tag: str  # the update policy: "latest", or a pinned digest "sha256:<64 hex>"
     tier: str
     purpose: str
     size_gb: float
     params_b: float
     context: int
+    estimated: bool = False  # size or parameters were not in the file: inferred from the reference
 
     @property
     def ref(self) -> str:
-        """The reference Ollama pulls and lists: name:tag."""
-        return f"{self.name}:{self.tag}"
+        """The reference Ollama pulls and lists: `name`, with ':latest' when it names no tag."""
+        return normalize_ref(self.name)
 
     @property
     def follows_latest(self) -> bool:
-        return self.tag == "latest"
+        """`taskprof update` re-pulls the reference to follow new builds."""
+        return self.tag == LATEST
+
+    @property
+    def pinned_digest(self) -> str | None:
+        """The build this profile holds ("sha256:..."), never updated; None when it follows latest."""
+        return self.tag if self.tag.startswith(DIGEST_PREFIX) else None
 
 
 @dataclass(frozen=True)
@@ -49,7 +77,7 @@ class Profile:
     description: str
     models: tuple[Model, ...]
     recommended_for: tuple[str, ...]
-    size_estimate: str
+    size_estimate: str  # the file's own words, or "~XX GB total" computed from the models
     source: Path = field(compare=False)
 
     def model_for(self, tier: str) -> Model:
@@ -69,15 +97,23 @@ class Profile:
         return unique_size_gb(self.models)
 
     @property
+    def estimated(self) -> bool:
+        return any(m.estimated for m in self.models)
+
+    @property
     def is_user(self) -> bool:
         return not _is_within(self.source, paths.bundled_dir("profiles"))
 
 
 class Catalogue(Mapping[str, Profile]):
-    """All profiles by name; user profiles override bundled ones of the same name."""
+    """All profiles by name; user profiles override bundled ones of the same name.
 
-    def __init__(self, profiles: Iterable[Profile]):
+    `warnings` holds one line for each user file that was skipped because it is broken.
+    """
+
+    def __init__(self, profiles: Iterable[Profile], warnings: Iterable[str] = ()):
         self._by_name = {p.name: p for p in profiles}
+        self.warnings: tuple[str, ...] = tuple(warnings)
 
     def __getitem__(self, name: str) -> Profile:
         return self._by_name[name]
@@ -105,31 +141,74 @@ class Catalogue(Mapping[str, Profile]):
 def check_name(name: str) -> str:
     """Refuse anything that is not a plain profile name (paths, dots, upper case, empty)."""
     if not NAME_RE.fullmatch(name):
-        raise ProfileError(
+        raise ProfileNameError(
             f"'{name}' is not a profile name: use lowercase letters, digits and '-' (not a path)"
         )
     return name
 
 
+def normalize_ref(name: str) -> str:
+    """'mistral' -> 'mistral:latest'; a reference with a tag is kept as it is."""
+    last = name.rsplit("/", 1)[-1]  # a registry host may carry a port: "host:5000/ns/model"
+    return name if ":" in last else f"{name}:{LATEST}"
+
+
+def params_from_ref(ref: str) -> float | None:
+    """Billions of parameters the reference's tag names: 'qwen2.5:1.5b' -> 1.5, '8x7b' -> 56; else None."""
+    tag = normalize_ref(ref).rsplit(":", 1)[-1].lower()
+    match = _SIZE_IN_TAG.search(tag)
+    if not match:
+        return None
+    experts, number, unit = match.groups()
+    billions = float(number) / (1000 if unit == "m" else 1)
+    return billions * int(experts) if experts else billions
+
+
+def estimate_size_gb(ref: str, params_b: float) -> float:
+    """Download size from the parameter count, at the bytes per weight of the quantization the tag names."""
+    tag = normalize_ref(ref).rsplit(":", 1)[-1].lower()
+    per_billion = next((gb for quant, gb in GB_PER_BILLION_BY_QUANT if quant in tag), GB_PER_BILLION)
+    return round(params_b * per_billion, 1) or 0.1
+
+
 def load_catalogue(bundled: Path | None = None, user: Path | None = None) -> Catalogue:
-    """Read and validate every profile: the bundled ones, then the user's, which override by name."""
+    """Every profile: the bundled ones, then the user's, which override by name.
+
+    Bundled files ship read-only and the test suite checks them against the schema, so they are
+    not schema-checked here (that would cost cold start ~30 ms); a broken one is still a
+    ProfileError. A broken user file is skipped and reported in `Catalogue.warnings`.
+    """
     bundled = paths.bundled_dir("profiles") if bundled is None else bundled
     user = paths.user_profiles_dir() if user is None else user
     if not bundled.is_dir():
         raise ProfileError(f"bundled profiles not found at {bundled}: the installation is incomplete")
-    profiles: dict[str, Profile] = {}
-    for folder in (bundled, user):
-        if not folder.is_dir():
-            continue
-        for file in sorted(folder.glob("*.json")):
-            if file.name == "schema.json":
-                continue
+    profiles = {}
+    for file in _profile_files(bundled):
+        profile = load_profile_file(file, validate=False)
+        profiles[profile.name] = profile
+    warnings = []
+    for file in _profile_files(user):
+        try:
             profile = load_profile_file(file)
-            profiles[profile.name] = profile
-    return Catalogue(sorted(profiles.values(), key=lambda p: (KINDS.index(p.kind), p.name)))
+        except ProfileError as exc:
+            instead = "; the bundled profile of that name is used" if file.stem in profiles else ""
+            warnings.append(f"{exc} (skipped{instead})")
+            continue
+        profiles[profile.name] = profile
+    return Catalogue(sorted(profiles.values(), key=lambda p: (KINDS.index(p.kind), p.name)), warnings)
 
 
-def load_profile_file(file: Path) -> Profile:
+def _profile_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return [f for f in sorted(folder.glob("*.json")) if f.name != "schema.json"]
+
+
+def load_profile_file(file: Path, *, validate: bool = True) -> Profile:
+    """One profile file, checked against profiles/schema.json unless validate=False.
+
+    Any problem is a ProfileError of one line: file, field and what is wrong.
+    """
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -139,109 +218,120 @@ def load_profile_file(file: Path) -> Profile:
     except OSError as exc:
         raise ProfileError(f"{file}: cannot read: {exc.strerror}") from None
     try:
-        return parse_profile(raw, file)
+        if validate:
+            _check_schema(raw)
+        try:
+            return _build(raw, file)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # An unchecked (bundled) file that does not even build: the schema says what is wrong.
+            _check_schema(raw)
+            raise _Invalid("", "does not follow profiles/schema.json") from None
     except _Invalid as exc:
         raise ProfileError(f"{file}: {exc}") from None
 
 
 class _Invalid(Exception):
-    pass
+    """One problem of one file: the field (empty for the whole document) and what is wrong with it."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}" if field else problem)
 
 
-def parse_profile(raw: Any, source: Path) -> Profile:
-    """Validate one decoded profile document; _Invalid names the first problem."""
-    obj = _expect_object(raw, "the profile")
-    _no_unknown_keys(obj, {"$schema", "name", "kind", "description", "models", "recommended_for", "size_estimate"}, "the profile")
-    name = _expect_str(obj, "name")
-    if not NAME_RE.fullmatch(name):
-        raise _Invalid(f"name '{name}' must be lowercase letters, digits and '-'")
+@functools.cache
+def _schema_validator():
+    # Imported and compiled on first use only: ~25 ms that a catalogue of bundled files never pays.
+    import fastjsonschema
+
+    file = paths.bundled_dir("profiles") / "schema.json"
+    try:
+        schema = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"{file}: cannot read the profile schema ({exc}): the installation is incomplete") from None
+    return fastjsonschema.compile(schema, use_default=False, use_formats=False), fastjsonschema.JsonSchemaValueException
+
+
+def _check_schema(raw: Any) -> None:
+    validate, failure = _schema_validator()
+    try:
+        validate(raw)
+    except failure as exc:
+        raise _Invalid(*_explain(exc)) from None
+
+
+def _explain(exc: Any) -> tuple[str, str]:
+    """fastjsonschema's first failure as (field, problem), e.g. ('models[1].tier', "'slow' is not one of [...]")."""
+    where = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in map(str, exc.path[1:])).lstrip(".")
+    rule, value, expected, definition = exc.rule, exc.value, exc.rule_definition, exc.definition or {}
+    if rule == "required":
+        missing = next(k for k in expected if k not in value)
+        return _join(where, missing), "is required but missing"
+    if rule == "additionalProperties":
+        unknown = sorted(set(value) - set(definition.get("properties", {})))[0]
+        return _join(where, unknown), "is not a field of the profile format"
+    if rule == "enum":
+        return where, f"{value!r} is not one of {expected}"
+    if rule == "pattern":
+        if expected == r"\S":
+            return where, "must not be blank"
+        explained = definition.get("description") or f"a match for {expected}"
+        return where, f"{value!r} is not valid: expected {explained}"
+    return where, exc.message.removeprefix(exc.name).strip()
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _build(raw: dict[str, Any], source: Path) -> Profile:
+    """A Profile from a schema-valid document, with the checks the schema cannot express."""
+    name = raw["name"]
     if source.stem != name:
-        raise _Invalid(f"name '{name}' does not match the file name '{source.name}'")
-    kind = _expect_str(obj, "kind")
-    if kind not in KINDS:
-        raise _Invalid(f"kind must be one of {', '.join(KINDS)}, not '{kind}'")
-    models_raw = obj.get("models")
-    if not isinstance(models_raw, list) or not models_raw:
-        raise _Invalid("'models' must be a non-empty list")
-    models = tuple(_parse_model(m, i) for i, m in enumerate(models_raw))
-    for tier in TIERS:
-        count = sum(m.tier == tier for m in models)
-        if count != 1:
-            raise _Invalid(f"needs exactly one {tier} model, found {count}")
-    recommended = obj.get("recommended_for")
-    if not isinstance(recommended, list) or not recommended or not all(
-        isinstance(r, str) and r.strip() for r in recommended
-    ):
-        raise _Invalid("'recommended_for' must be a non-empty list of strings")
+        raise _Invalid("name", f"'{name}' does not match the file name '{source.name}'")
+    models = tuple(_build_model(m) for m in raw["models"])
+    counts = {tier: sum(m.tier == tier for m in models) for tier in TIERS}
+    if set(counts.values()) != {1}:
+        found = ", ".join(f"{n} {tier}" for tier, n in counts.items())
+        raise _Invalid("models", f"needs exactly one fast and one quality model, found {found}")
+    kind = raw.get("kind", DEFAULT_KIND)
+    if kind not in KINDS:  # only an unchecked file gets here with one; the catalogue sorts by kind
+        raise ValueError(kind)
     return Profile(
         name=name,
         kind=kind,
-        description=_expect_str(obj, "description"),
+        description=raw["description"],
         models=models,
-        recommended_for=tuple(recommended),
-        size_estimate=_expect_str(obj, "size_estimate"),
+        recommended_for=tuple(raw["recommended_for"]),
+        size_estimate=raw.get("size_estimate") or _size_estimate(models),
         source=source,
     )
 
 
-def _parse_model(raw: Any, index: int) -> Model:
-    where = f"models[{index}]"
-    obj = _expect_object(raw, where)
-    _no_unknown_keys(obj, {"name", "tag", "tier", "purpose", "size_gb", "params_b", "context"}, where)
-    name = _expect_str(obj, "name", where)
-    if not MODEL_NAME_RE.fullmatch(name):
-        raise _Invalid(f"{where}.name '{name}' is not an Ollama model name")
-    tag = _expect_str(obj, "tag", where)
-    if not TAG_RE.fullmatch(tag):
-        raise _Invalid(f"{where}.tag '{tag}' is not an Ollama tag")
-    tier = _expect_str(obj, "tier", where)
-    if tier not in TIERS:
-        raise _Invalid(f"{where}.tier must be one of {', '.join(TIERS)}, not '{tier}'")
+def _build_model(raw: dict[str, Any]) -> Model:
+    ref = raw["name"]
+    params = raw.get("params_b")
+    if params is None:
+        params = params_from_ref(ref) or UNKNOWN_PARAMS_B
+    size = raw.get("size_gb")
+    if size is None:
+        size = estimate_size_gb(ref, params)
     return Model(
-        name=name,
-        tag=tag,
-        tier=tier,
-        purpose=_expect_str(obj, "purpose", where),
-        size_gb=_expect_number(obj, "size_gb", where, minimum=0.01, maximum=2000),
-        params_b=_expect_number(obj, "params_b", where, minimum=0.01, maximum=5000),
-        context=int(_expect_number(obj, "context", where, minimum=512, maximum=10_000_000, integer=True)),
+        name=ref,
+        tag=raw["tag"],
+        tier=raw["tier"],
+        purpose=raw["purpose"],
+        size_gb=float(size),
+        params_b=float(params),
+        context=int(raw.get("context", DEFAULT_CONTEXT)),
+        estimated="size_gb" not in raw or "params_b" not in raw,
     )
 
 
-def _expect_object(raw: Any, where: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise _Invalid(f"{where} must be a JSON object")
-    return raw
-
-
-def _no_unknown_keys(obj: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        raise _Invalid(f"{where} has unknown field(s): {', '.join(unknown)}")
-
-
-def _expect_str(obj: dict[str, Any], key: str, where: str = "") -> str:
-    label = f"{where}.{key}" if where else key
-    if key not in obj:
-        raise _Invalid(f"missing '{label}'")
-    value = obj[key]
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid(f"'{label}' must be a non-empty string")
-    return value
-
-
-def _expect_number(
-    obj: dict[str, Any], key: str, where: str, *, minimum: float, maximum: float, integer: bool = False
-) -> float:
-    label = f"{where}.{key}"
-    if key not in obj:
-        raise _Invalid(f"missing '{label}'")
-    value = obj[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or (integer and not isinstance(value, int)):
-        raise _Invalid(f"'{label}' must be {'an integer' if integer else 'a number'}")
-    if not minimum <= value <= maximum:
-        raise _Invalid(f"'{label}' must be between {minimum:g} and {maximum:g}")
-    return float(value)
+def _size_estimate(models: Iterable[Model]) -> str:
+    """The design's "~XX GB total", each distinct model counted once."""
+    models = list(models)
+    total = unique_size_gb(models)
+    figure = f"{total:.0f}" if total >= 10 else f"{total:.1f}"
+    return f"~{figure} GB total" + (", estimated from the model tags" if any(m.estimated for m in models) else "")
 
 
 def _is_within(path: Path, folder: Path) -> bool:

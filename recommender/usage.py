@@ -23,8 +23,10 @@ from recommender.errors import UsageLogError
 
 T = TypeVar("T")
 BUSY_TIMEOUT_S = 30.0
-# Commands whose events count as a use of a profile in stats (remove and correct do not).
-USE_COMMANDS = ("suggest", "install", "ask", "update", "bench", "auto-install")
+# Events that count as a use of a profile: a suggestion shown, an answer from `ask`, a chat routed
+# by `serve`. Maintenance (install, remove, update, bench, auto-install) is recorded but is no use:
+# installing and removing a profile must not make history steer suggestions towards it.
+USE_COMMANDS = ("suggest", "ask", "chat")
 
 # Fills the daily summary from the events table: by migration 005, and after a bulk import.
 DAILY_BACKFILL = (
@@ -96,7 +98,7 @@ MIGRATIONS: list[tuple[str, str]] = [
 class Event:
     """One thing the user did. Fields that do not apply stay None."""
 
-    command: str  # suggest, install, ask, remove, update, bench, correct, auto-install
+    command: str  # suggest, ask, chat (uses); install, remove, update, bench, auto-install (maintenance)
     profile: str | None = None
     tier: str | None = None
     model: str | None = None
@@ -306,15 +308,6 @@ def _with_log(fn: Callable[[UsageLog], T], *, create: bool, empty: T, path: Path
     raise AssertionError("unreachable")
 
 
-# --- settings that gate logging ----------------------------------------------------------------
-
-
-def logging_enabled() -> bool:
-    from recommender import config
-
-    return bool(config.load().get("logging", True))
-
-
 # --- writing -----------------------------------------------------------------------------------
 
 
@@ -328,26 +321,29 @@ def pop_warnings() -> list[str]:
     return out
 
 
-def record(event: Event) -> str | None:
-    """Append one event unless logging is switched off.
+@dataclass(frozen=True)
+class Logged:
+    id: int | None  # the event's id, None when nothing was recorded
+    warning: str | None  # one line for stderr when something went wrong
 
-    Never raises: a failure to log must not fail the command. Returns a one-line warning for the
-    CLI to print on stderr when something went wrong, else None.
+
+def record(event: Event) -> Logged:
+    """Append one event (the caller checks the `logging` setting).
+
+    Never raises: a failure to log must not fail the command; it comes back as a warning.
     """
+    earlier = pop_warnings()
     try:
-        earlier = pop_warnings()
-        if not logging_enabled():
-            return "; ".join(earlier) or None
-        _, warning = _with_log(lambda log: _insert(log, event), create=True, empty=None)
-        return "; ".join([*earlier, *([warning] if warning else [])]) or None
-    except Exception as exc:
-        return f"could not record usage: {exc}"
+        event_id, warning = _with_log(lambda log: _insert(log, event), create=True, empty=None)
+    except (UsageLogError, sqlite3.Error, OSError) as exc:
+        event_id, warning = None, f"could not record usage: {exc}"
+    return Logged(event_id, "; ".join([*earlier, *([warning] if warning else [])]) or None)
 
 
-def _insert(log: UsageLog, event: Event) -> None:
+def _insert(log: UsageLog, event: Event) -> int:
     ts = now_utc()
     with _transaction(log.conn):
-        log.conn.execute(
+        cursor = log.conn.execute(
             "INSERT INTO events (ts, command, profile, tier, model, confidence, abstained, text) VALUES (?,?,?,?,?,?,?,?)",
             (ts, event.command, event.profile, event.tier, event.model, event.confidence,
              None if event.abstained is None else int(event.abstained), event.text),
@@ -357,6 +353,7 @@ def _insert(log: UsageLog, event: Event) -> None:
             "ON CONFLICT (day, profile, tier, command) DO UPDATE SET uses = uses + 1, last_ts = max(last_ts, excluded.last_ts)",
             (ts[:10], event.profile or "", event.tier or "", event.command, ts),
         )
+        return int(cursor.lastrowid)
 
 
 def record_bench(model: str, *, tokens_per_second: float | None, seconds_per_response: float | None,
@@ -375,9 +372,10 @@ def record_bench(model: str, *, tokens_per_second: float | None, seconds_per_res
 
 
 def record_correction(*, text: str, profile: str, predicted: str | None) -> int:
-    """Store a correction; returns how many corrections are stored."""
+    """Store a correction, replacing an earlier one of the same text; returns how many are stored."""
     def insert(log: UsageLog) -> int:
         with _transaction(log.conn):
+            log.conn.execute("DELETE FROM corrections WHERE text = ?", (text,))
             log.conn.execute("INSERT INTO corrections (ts, text, profile, predicted) VALUES (?,?,?,?)",
                              (now_utc(), text, profile, predicted))
             return log.conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0]
@@ -458,26 +456,20 @@ def times_suggested(profile: str) -> int:
     return count
 
 
-def installed_by_user() -> set[str]:
-    """Profiles the user has installed through taskprof (install events), for `remove` to respect."""
-
-    def query(log: UsageLog) -> set[str]:
-        # The latest install or remove of each profile decides.
-        rows = log.conn.execute(
-            "SELECT profile, command FROM events WHERE id IN (SELECT MAX(id) FROM events "
-            "WHERE command IN ('install', 'remove') AND profile IS NOT NULL GROUP BY profile)"
-        ).fetchall()
-        return {profile for profile, command in rows if command == "install"}
-
-    found, _ = _with_log(query, create=False, empty=set())
-    return found
-
-
 def last_suggestion() -> StoredEvent | None:
+    """The newest logged suggestion (or ask) with its task."""
+    return _one_event("command IN ('suggest', 'ask') AND text IS NOT NULL ORDER BY id DESC LIMIT 1", ())
+
+
+def event_by_id(event_id: int) -> StoredEvent | None:
+    return _one_event("id = ?", (event_id,))
+
+
+def _one_event(where: str, params: tuple[Any, ...]) -> StoredEvent | None:
     def query(log: UsageLog) -> StoredEvent | None:
         row = log.conn.execute(
-            "SELECT id, ts, command, profile, tier, model, confidence, abstained, text FROM events "
-            "WHERE command = 'suggest' AND text IS NOT NULL ORDER BY id DESC LIMIT 1"
+            "SELECT id, ts, command, profile, tier, model, confidence, abstained, text FROM events WHERE " + where,
+            params,
         ).fetchone()
         return _event(row) if row else None
     event, _ = _with_log(query, create=False, empty=None)

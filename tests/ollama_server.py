@@ -9,6 +9,7 @@ resumes), answer any path with a 500, or slow every streamed line down.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -361,9 +363,8 @@ class _Server(ThreadingHTTPServer):
             self.fake.errors.append("".join(traceback.format_exception(error)))
 
 
-@pytest.fixture
-def ollama_server():
-    """A running fake Ollama on 127.0.0.1 and an ephemeral port; `.host` is its address."""
+@contextlib.contextmanager
+def _running() -> Iterator[FakeOllama]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.fake = FakeOllama(host=f"http://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -375,6 +376,20 @@ def ollama_server():
         server.server_close()
         thread.join(timeout=5)
     assert not server.fake.errors, "the fake Ollama failed:\n" + "\n".join(server.fake.errors)
+
+
+@pytest.fixture
+def ollama_server():
+    """A running fake Ollama on 127.0.0.1 and an ephemeral port; `.host` is its address."""
+    with _running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def gpu_box():
+    """A second fake Ollama at once: the "heavy tier on another machine" of the tests."""
+    with _running() as fake:
+        yield fake
 
 
 @pytest.fixture

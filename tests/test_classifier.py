@@ -75,6 +75,7 @@ def test_text_with_no_known_token_is_handled(clf):
     assert prediction.abstained
 
 
+@pytest.mark.slow  # scikit-learn comes with the train extra
 def test_token_bags_are_weighted_like_scikit_learns_tfidf(clf):
     # The shipped head was fitted on bags weighted by train.token_idf; inference must weigh them the same.
     from sklearn.feature_extraction.text import TfidfTransformer

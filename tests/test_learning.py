@@ -91,9 +91,9 @@ def write_user_profile(home, name: str) -> None:
     (folder / f"{name}.json").write_text(json.dumps({
         "name": name, "kind": "task", "description": "Drafting and redlining legal agreements.",
         "models": [
-            {"name": "llama3.1", "tag": "8b", "tier": "fast", "purpose": "Quick clauses.", "size_gb": 4.9,
+            {"name": "llama3.1:8b", "tag": "latest", "tier": "fast", "purpose": "Quick clauses.", "size_gb": 4.9,
              "params_b": 8.0, "context": 131072},
-            {"name": "llama3.3", "tag": "70b", "tier": "quality", "purpose": "Careful drafting.", "size_gb": 43,
+            {"name": "llama3.3:70b", "tag": "latest", "tier": "quality", "purpose": "Careful drafting.", "size_gb": 43,
              "params_b": 70.6, "context": 131072},
         ],
         "recommended_for": ["drafting contracts"], "size_estimate": "~48 GB",

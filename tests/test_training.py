@@ -46,6 +46,7 @@ def test_duplicate_across_labels_is_refused(tmp_path):
         dataset.load(tmp_path)
 
 
+@pytest.mark.slow  # the teacher's weights come with the train extra
 def test_teacher_weights_are_pinned():
     assert sha256_file(teacher_path() / "model.safetensors") == TEACHER_SHA256
 
@@ -87,6 +88,7 @@ def test_retraining_reproduces_the_shipped_artifact(tmp_path):
         np.testing.assert_allclose([p.confidence for p in pa], [p.confidence for p in pb], atol=1e-4)
 
 
+@pytest.mark.slow  # model2vec comes with the train extra
 def test_static_encoder_matches_model2vec():
     """Our numpy inference is model2vec's: same tokens, same mean, same normalisation."""
     from model2vec import StaticModel

@@ -35,6 +35,11 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
     assert len(profiles) == 13
     shown = subprocess.run([str(exe), "profiles"], cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
     assert "document-intelligence" in shown.stdout
+    # The classifier travels in the wheel too: a wheel without models/ fails here.
+    suggested = subprocess.run([str(exe), "suggest", "--json", "review this contract"],
+                               cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert suggested.returncode == 0, suggested.stderr
+    assert json.loads(suggested.stdout)["profile"] == "document-intelligence"
     location = subprocess.run(
         [str(py), "-c", "from recommender import paths; print(paths.bundled_dir('profiles'), paths.bundled_dir('models'))"],
         cwd=tmp_path, env=env, check=True, capture_output=True, text=True,

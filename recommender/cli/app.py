@@ -1,4 +1,8 @@
-"""The root `taskprof` group and the one place where core errors become one-line messages."""
+"""The root `taskprof` group and the one place where failures become messages and exit codes.
+
+Exit codes, the same for every command: 0 done; 1 the operation failed (Ollama down, a pull failed,
+the user declined); 2 a bad argument or usage; 130 interrupted (Ctrl-C, at a prompt too).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,32 @@ import click
 
 from recommender.errors import InputError, TaskprofError
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-class TaskprofGroup(click.Group):
-    """A group that turns every TaskprofError raised below it into a one-line message and exit 1."""
 
-    def invoke(self, ctx: click.Context):
+def _mapped(invoke):
+    """Run a command; a core error becomes click's usage error (exit 2) or a one-line failure (exit 1),
+    reported with this command's own context so the usage line is the subcommand's."""
+
+    def wrapper(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            return invoke(self, ctx)
         except InputError as exc:
-            # Bad text or flags from the user: a usage error, exit 2, like click's own.
             raise click.UsageError(str(exc), ctx=ctx) from None
         except TaskprofError as exc:
             raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+class TaskprofCommand(click.Command):
+    invoke = _mapped(click.Command.invoke)
+
+
+class TaskprofGroup(click.Group):
+    command_class = TaskprofCommand
+    group_class = type  # subgroups are TaskprofGroups too
+    invoke = _mapped(click.Group.invoke)
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -36,15 +54,35 @@ def cli() -> None:
       taskprof suggest "review this contract"
       taskprof profiles
       taskprof install programming --tier fast
+
+    \b
+    Exit codes: 0 done, 1 the operation failed or was declined, 2 bad usage, 130 interrupted.
     """
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(args: list[str] | None = None) -> None:
+    """Console-script entry point: runs the CLI and turns every way out into one exit code."""
     try:
-        cli.main(prog_name="taskprof")
+        # Not standalone: click returns an explicit exit code (--help, --version) instead of exiting,
+        # and lets its exceptions through, so that they all meet the one table below.
+        code = cli.main(args=args, prog_name="taskprof", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort as exc:
+        # click turns Ctrl-C and end of input inside a command into Abort; the chained exception tells which.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        click.echo("Aborted: no answer." if isinstance(cause, EOFError) else "Aborted.", err=True)
+        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # Output piped into `head` and the reader left: not an error worth a traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

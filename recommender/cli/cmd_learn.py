@@ -5,52 +5,47 @@ from __future__ import annotations
 import click
 
 from recommender.cli.app import cli
+from recommender.cli.common import json_option, note, profile_argument, session, show_warnings
 from recommender.cli.render import echo_json, style
-from recommender.errors import InputError
 
 
 @cli.command("correct")
-@click.argument("profile")
-@click.option("--text", metavar="TEXT", help="Relabel this task instead of the last suggestion.")
-@click.option("--json", "as_json", is_flag=True, help="Print the stored correction as JSON.")
-def correct_cmd(profile: str, text: str | None, as_json: bool) -> None:
+@profile_argument("profile")
+@click.option("--id", "event_id", type=click.IntRange(1), metavar="ID",
+              help="Relabel the logged suggestion with this id (suggest prints it).")
+@click.option("--text", metavar="TEXT", help="Relabel this task instead of a logged suggestion.")
+@json_option
+def correct_cmd(profile: str, event_id: int | None, text: str | None, as_json: bool) -> None:
     """Say which profile a task should have got; `taskprof train --personal` learns from it.
+
+    Without --id or --text, the newest logged suggestion is corrected; the output names it.
+    Correcting the same task again replaces the earlier correction.
 
     \b
     Examples:
       taskprof correct business-research
+      taskprof correct --id 42 data-work
       taskprof correct --text "estimate churn for our SaaS" data-work
     """
-    from recommender import usage
-    from recommender.profiles import load_catalogue
-
-    catalogue = load_catalogue()
-    target = catalogue.get_profile(profile)
-    if target.kind != "task" and not target.is_user:
-        raise InputError(f"'{profile}' is a general profile; correct a task to a task profile or a profile of your own")
-    if text is None:
-        last = usage.last_suggestion()
-        if last is None:
-            raise InputError("no suggestion to correct yet: pass --text \"the task\" PROFILE")
-        text, predicted = last.text, last.profile
-    else:
-        text = " ".join(text.split())
-        if not text:
-            raise InputError("--text is empty")
-        predicted = None
-    stored = usage.record_correction(text=text, profile=target.name, predicted=predicted)
+    if event_id is not None and text is not None:
+        raise click.UsageError("give --id or --text, not both")
+    core = session()
+    c = core.correct(profile, text=text, event_id=event_id)
     if as_json:
-        echo_json({"text": text, "profile": target.name, "was": predicted, "corrections": stored})
-        return
-    was = f" (was {predicted})" if predicted else ""
-    click.echo(f"Noted: \"{text}\" -> {style(target.name, bold=True)}{was}. {stored} correction(s) stored.")
-    click.echo("Run `taskprof train --personal` to learn from them.")
+        echo_json({"id": c.event_id, "text": c.text, "profile": c.profile, "was": c.was, "corrections": c.stored})
+    else:
+        which = f"#{c.event_id} " if c.event_id is not None else ""
+        was = f" (was {c.was})" if c.was else ""
+        click.echo(f"Corrected {which}\"{c.text}\" -> {style(c.profile, bold=True)}{was}. "
+                   f"{c.stored} correction{'s' if c.stored != 1 else ''} stored.")
+        note("Run `taskprof train --personal` to learn from them.")
+    show_warnings(core)
 
 
 @cli.command("train")
 @click.option("--personal", is_flag=True, help="Refit the classifier on the shipped data plus your corrections.")
 @click.option("--reset", is_flag=True, help="Remove your personal model and go back to the shipped one.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option
 def train_cmd(personal: bool, reset: bool, as_json: bool) -> None:
     """Train your personal classifier from your corrections (no torch needed), or reset it.
 
@@ -74,12 +69,13 @@ def train_cmd(personal: bool, reset: bool, as_json: bool) -> None:
                        else "There was no personal model: suggest already uses the shipped classifier.")
         return
     from recommender import usage
-    from recommender.profiles import load_catalogue
 
+    core = session()
     corrections = [personal_mod.Correction(c.text, c.profile) for c in usage.corrections()]
-    catalogue = load_catalogue()
+    catalogue = core.catalogue
     seeds = {p.name: [p.description, *p.recommended_for] for p in catalogue.values() if p.is_user}
     report = personal_mod.train_personal(corrections, known_profiles=set(catalogue), seeds=seeds)
+    show_warnings(core)
     if as_json:
         echo_json({
             "shipped_cv_top1": round(report.shipped_cv, 4),

@@ -8,7 +8,7 @@ import click
 
 from recommender import profiles as catalogue_mod
 from recommender.cli.app import cli
-from recommender.cli.render import echo_json, gb, style, table
+from recommender.cli.render import echo_json, echo_warnings, gb, style, table
 from recommender.profiles import Model, Profile, StoragePlan
 
 TIER_CHOICE = click.Choice(["fast", "quality", "all"])
@@ -24,6 +24,8 @@ def model_json(model: Model) -> dict[str, Any]:
         "size_gb": model.size_gb,
         "params_b": model.params_b,
         "context": model.context,
+        "estimated": model.estimated,
+        "pinned_digest": model.pinned_digest,
     }
 
 
@@ -61,6 +63,7 @@ def profiles_cmd(ctx: click.Context, as_json: bool, memory: str | None) -> None:
     from recommender import hardware
 
     catalogue = catalogue_mod.load_catalogue()
+    echo_warnings(catalogue.warnings)
     machine = hardware.detect(memory)
     if as_json:
         out = []
@@ -104,7 +107,9 @@ def show_cmd(name: str, as_json: bool) -> None:
     Example:
       taskprof profiles show document-intelligence
     """
-    profile = catalogue_mod.load_catalogue().get_profile(name)
+    catalogue = catalogue_mod.load_catalogue()
+    echo_warnings(catalogue.warnings)
+    profile = catalogue.get_profile(name)
     if as_json:
         echo_json(profile_json(profile))
         return
@@ -114,7 +119,9 @@ def show_cmd(name: str, as_json: bool) -> None:
     for model in profile.models:
         click.echo(f"  {style(model.tier.upper().ljust(8), fg='cyan', bold=True)} {model.ref}")
         click.echo(f"    {model.purpose}")
-        click.echo(f"    {gb(model.size_gb)} download, {model.params_b:g}B parameters, {model.context:,}-token context")
+        click.echo(f"    {gb(model.size_gb)} download, {model.params_b:g}B parameters, {model.context:,}-token context"
+                   + (" (estimated from the tag)" if model.estimated else ""))
+        click.echo(f"    updates: pinned to {model.pinned_digest[:19]}…" if model.pinned_digest else '    updates: follows "latest"')
     click.echo()
     click.echo("Use it for:")
     for use in profile.recommended_for:
@@ -153,6 +160,7 @@ def size_cmd(names: tuple[str, ...], tier: str, as_json: bool) -> None:
       taskprof profiles size programming data-work --tier fast
     """
     catalogue = catalogue_mod.load_catalogue()
+    echo_warnings(catalogue.warnings)
     chosen = [catalogue.get_profile(n) for n in dict.fromkeys(names)] if names else catalogue.of_kind("task")
     plan = catalogue_mod.storage_plan(chosen, tier)
     if as_json:
@@ -164,7 +172,8 @@ def size_cmd(names: tuple[str, ...], tier: str, as_json: bool) -> None:
     rows = [[m.ref, gb(m.size_gb), "+".join(m.tiers), ", ".join(m.used_by)] for m in plan.models]
     click.echo(table(["MODEL", "SIZE", "TIER", "USED BY"], rows, right=[1]))
     click.echo()
-    click.echo(style(f"Total to download: {gb(plan.total_gb)} ({len(plan.models)} distinct models)", bold=True))
+    distinct = f"{len(plan.models)} distinct model{'s' if len(plan.models) != 1 else ''}"
+    click.echo(style(f"Total to download: {gb(plan.total_gb)} ({distinct})", bold=True))
     click.echo(
         f"Naive sum, each profile counted alone: {gb(plan.naive_gb)}; shared models save {gb(plan.saved_gb)}."
     )

@@ -23,6 +23,12 @@ def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
+def echo_warnings(messages: Sequence[str]) -> None:
+    """One stderr line each, so that stdout stays the result alone (e.g. skipped user profiles)."""
+    for message in messages:
+        click.echo(f"Warning: {message}", err=True)
+
+
 def gb(value: float) -> str:
     return f"{value:,.1f} GB"
 
