@@ -231,10 +231,12 @@ class Classifier:
             contrib = np.asarray(coef[grams.ids], dtype=np.float32).T * grams.weights  # (classes, nnz)
             char_logits = grams.row_sums(contrib).T + intercept
             shipped = char_logits.shape[1]
-            # A personal head may have labels of the user's own; the character model has no opinion on them.
+            # A personal head may have labels of the user's own, which the character model never saw:
+            # they get its best logit, so that it never argues against them (a row mean let the
+            # shipped `writing` outvote a user's 'legal-drafting' profile learned from corrections).
             logits[:, :shipped] += weight * char_logits
             if logits.shape[1] > shipped:
-                logits[:, shipped:] += weight * char_logits.mean(axis=1, keepdims=True)
+                logits[:, shipped:] += weight * char_logits.max(axis=1, keepdims=True)
         return logits
 
     def _payload_bias(self, readings: list[reading.Reading]) -> np.ndarray:
