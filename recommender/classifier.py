@@ -15,16 +15,28 @@ from typing import Any
 
 import numpy as np
 
-from recommender import paths
+from recommender import paths, reading
 from recommender.errors import ArtifactError, InputError
 
-ARTIFACT_FORMAT = 2
+ARTIFACT_FORMAT = 3
 GENERAL = "general"
 FALLBACK_PROFILE = "balanced"
 ENCODERS = ("static", "full")
 # History may only decide between profiles this close, and only when the winner is this unsure.
 TIE_MARGIN = 0.10
 TIE_MAX_CONFIDENCE = 0.60
+# What the kind of pasted material says, as a logit bonus beside the instruction's own logits. Hand-set
+# (not fitted: no training text has a paste): mild, so that the instruction decides when it says
+# anything, and the paste decides "thoughts?" under a CSV. Doubled when no instruction was found.
+PAYLOAD_PRIOR: dict[str, dict[str, float]] = {
+    "code": {"programming": 1.0, "data-work": 0.3},
+    "legal": {"document-intelligence": 1.0},
+    "table": {"data-work": 1.0},
+    "email": {"writing": 0.6, "document-intelligence": 0.4},
+    "transcript": {"document-intelligence": 1.0},
+    "prose": {"writing": 0.5, "document-intelligence": 0.5},
+}
+PAYLOAD_ALONE = 2.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,10 @@ class Prediction:
     abstained: bool
     truncated: bool
     similar: tuple[Similar, ...]
+    focus: str | None = None  # the span that decided (the instruction in a paste, X in "which model for X"); None: the whole text
+    payload_kind: str | None = None  # what was pasted around the instruction: code, legal, table, email, transcript, prose
+    language: str = "en"  # ISO 639-1 of the text, "und" when undetermined
+    language_supported: bool = True  # False: the head does not read this language, and the prediction abstained
 
 
 @dataclass(frozen=True)
@@ -128,21 +144,59 @@ class Classifier:
             raise ArtifactError(f"encoder gives {enc.dim} dimensions, the classifier expects {self.coef.shape[1]}")
         return enc
 
+    @cached_property
+    def char_head(self) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """(coef as (buckets, classes), intercept, weight) of the character n-gram model, if the artifact has one.
+
+        It is the shipped one even under a personal head: a personal refit changes the word-level head only.
+        """
+        spec = self.manifest["heads"].get(self.encoder_name, {}).get("char")
+        if not spec:
+            return None
+        from recommender.encoder import CHAR_BUCKETS, CHAR_NGRAMS, read_safetensors
+
+        if spec.get("buckets") != CHAR_BUCKETS or tuple(spec.get("ngrams", ())) != CHAR_NGRAMS:
+            raise ArtifactError(f"{self.model_dir}: the character n-gram head was made with other hashing settings; retrain")
+        tensors = read_safetensors(self.model_dir / spec["file"])
+        coef, intercept = tensors.get("coef"), tensors.get("intercept")
+        if coef is None or intercept is None or coef.shape != (CHAR_BUCKETS, intercept.shape[0]):
+            raise ArtifactError(f"{self.model_dir / spec['file']}: not a character n-gram head")
+        return coef, np.asarray(intercept, dtype=np.float32), float(spec["weight"])
+
+    @cached_property
+    def speller(self):
+        """Mends misspelt words (static encoder only: it needs the vocabulary and the training words)."""
+        spec = self.manifest.get("speller")
+        if not spec or self.encoder_name != "static":
+            return None
+        from recommender.spelling import Speller
+
+        tokenizer = self.encoder.tokenizer
+        return Speller(lambda: _read_json(self.model_dir / spec["file"]), lambda w: tokenizer.token_to_id(w) is not None)
+
     def predict(self, texts: list[str], *, similar: int = 3) -> list[Prediction]:
-        encoded = self.encoder.encode(texts)
-        probs = softmax(self.logits(encoded))
+        """Classify raw texts (newlines and all): each is read first (language, instruction vs payload,
+        questions about models, negations), then the head sees the part that asks."""
+        readings = [reading.read(t) for t in texts]
+        model_texts = [r.model_text for r in readings]
+        if self.speller is not None:
+            model_texts = [self.speller.correct(t) if r.language in (reading.ENGLISH, reading.UNDETERMINED) else t
+                           for t, r in zip(model_texts, readings, strict=True)]
+        encoded = self.encoder.encode(model_texts)
+        probs = softmax(self.logits(encoded, model_texts) + self._payload_bias(readings))
         task_idx = np.array([self.labels.index(label) for label in self.task_labels])
         general_idx = self.labels.index(GENERAL) if GENERAL in self.labels else None
         sims = encoded.vectors @ self.examples.T.astype(np.float32) if similar else None
         results = []
-        for i, text in enumerate(texts):
+        for i, r in enumerate(readings):
             p = probs[i]
             order = task_idx[np.argsort(-p[task_idx], kind="stable")]
             best = int(order[0])
-            abstained = (general_idx is not None and int(np.argmax(p)) == general_idx) or p[best] < self.threshold
+            abstained = ((general_idx is not None and int(np.argmax(p)) == general_idx) or p[best] < self.threshold
+                         or not r.language_supported)
             results.append(
                 Prediction(
-                    text=text,
+                    text=r.text,
                     probabilities={label: float(p[j]) for j, label in enumerate(self.labels)},
                     profile=self.labels[best],
                     confidence=float(p[best]),
@@ -150,11 +204,17 @@ class Classifier:
                     abstained=bool(abstained),
                     truncated=bool(encoded.truncated[i]),
                     similar=self._similar(sims[i], best, similar) if sims is not None else (),
+                    focus=r.focus,
+                    payload_kind=r.payload_kind,
+                    language=r.language,
+                    language_supported=r.language_supported,
                 )
             )
         return results
 
-    def logits(self, encoded) -> np.ndarray:
+    def logits(self, encoded, texts: list[str] | None = None) -> np.ndarray:
+        """The head's logits: the word-level model (mean embedding + token bag) plus, given the
+        texts, the character n-gram model's logits times its weight."""
         logits = encoded.vectors @ self.coef.T + self.intercept
         bags = encoded.bags
         if self.token_coef is not None and bags is not None and bags.ids.size:
@@ -162,7 +222,34 @@ class Classifier:
                 bags = bags.reweighted(self.token_idf)
             contrib = self.token_coef[:, bags.ids].astype(np.float32) * bags.weights  # (classes, nnz)
             logits += bags.row_sums(contrib).T
+        char = self.char_head if texts is not None else None
+        if char is not None:
+            from recommender.encoder import char_ngram_bags
+
+            coef, intercept, weight = char
+            grams = char_ngram_bags(texts)
+            contrib = np.asarray(coef[grams.ids], dtype=np.float32).T * grams.weights  # (classes, nnz)
+            char_logits = grams.row_sums(contrib).T + intercept
+            shipped = char_logits.shape[1]
+            # A personal head may have labels of the user's own, which the character model never saw:
+            # they get its best logit, so that it never argues against them (a row mean let the
+            # shipped `writing` outvote a user's 'legal-drafting' profile learned from corrections).
+            logits[:, :shipped] += weight * char_logits
+            if logits.shape[1] > shipped:
+                logits[:, shipped:] += weight * char_logits.max(axis=1, keepdims=True)
         return logits
+
+    def _payload_bias(self, readings: list[reading.Reading]) -> np.ndarray:
+        """Logit bonus from the kind of pasted material: the second signal after the instruction."""
+        bias = np.zeros((len(readings), len(self.labels)), dtype=np.float32)
+        for i, r in enumerate(readings):
+            if r.payload_kind is None:
+                continue
+            scale = 1.0 if r.focus is not None else PAYLOAD_ALONE
+            for label, value in PAYLOAD_PRIOR.get(r.payload_kind, {}).items():
+                if label in self.labels:
+                    bias[i, self.labels.index(label)] += scale * value
+        return bias
 
     def _similar(self, sims: np.ndarray, label_index: int, count: int) -> tuple[Similar, ...]:
         """The training examples of the predicted profile closest to the text: the reason shown."""
@@ -263,20 +350,6 @@ def to_suggestion(
         personal=classifier.personal,
         history_decided=history_choice,
     )
-
-
-def classify(text: str, *, encoder: str = "static", memory: str | None = None) -> Suggestion:
-    """Everything `taskprof suggest` decides for one text, without the usage history."""
-    from recommender import hardware
-    from recommender.profiles import load_catalogue
-
-    text = clean_text(text)
-    clf = load(encoder)
-    prediction = clf.predict([text])[0]
-    catalogue = load_catalogue()
-    chosen = FALLBACK_PROFILE if prediction.abstained else prediction.profile
-    choice = hardware.recommend_tier(catalogue.get_profile(chosen), hardware.detect(memory))
-    return to_suggestion(prediction, classifier=clf, tier=(choice.tier, choice.reason, choice.hint))
 
 
 def clean_text(text: str) -> str:

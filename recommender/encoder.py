@@ -229,3 +229,51 @@ class FullEncoder:
             texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return Encoded(vectors=vectors.astype(np.float32), truncated=np.array(lengths) > FULL_MAX_TOKENS)
+
+
+# --- hashed character n-grams: spelling-tolerant features beside the token bag -------------------
+
+CHAR_NGRAMS = (2, 3, 4, 5)
+CHAR_BUCKET_BITS = 18
+CHAR_BUCKETS = 1 << CHAR_BUCKET_BITS
+_HASH_BASE = np.uint32(16_777_619)
+_HASH_MIX = np.uint32(0x9E3779B1)
+
+
+def char_ngram_bags(texts: list[str], *, ngrams: tuple[int, ...] = CHAR_NGRAMS, max_chars: int = MAX_CHARS) -> Bags:
+    """Each text's character n-grams (lowercased, whitespace collapsed, padded with a space), hashed
+    into CHAR_BUCKETS columns, counts L2-normalised; vectorised over the whole batch.
+
+    A typo ("contarct") keeps most of the word's n-grams, where WordPiece splits it into pieces the
+    token head never weighed. The hash is a polynomial over code points in uint32 arithmetic, so it
+    is the same in every process (Python's str hash is not).
+    """
+    cleaned = [" " + " ".join(t[:max_chars].lower().split()) + " " for t in texts]
+    lengths = np.fromiter((len(t) for t in cleaned), dtype=np.int64, count=len(cleaned))
+    codes = np.frombuffer("".join(cleaned).encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    total = codes.size
+    doc = np.repeat(np.arange(len(cleaned), dtype=np.int64), lengths)
+    # Room left in the text from each position: an n-gram starting there must fit in its own text.
+    room = np.repeat(np.cumsum(lengths), lengths) - np.arange(total)
+    longest = max(ngrams)
+    padded = np.concatenate([codes, np.zeros(longest, dtype=np.uint32)])
+    hashes = np.empty((total, len(ngrams)), dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        h = np.zeros(total, dtype=np.uint32)
+        column = 0
+        for n in range(1, longest + 1):
+            h = h * _HASH_BASE + padded[n - 1: n - 1 + total]
+            if n in ngrams:
+                hashes[:, column] = (h + np.uint32(n)) * _HASH_MIX
+                column += 1
+    valid = room[:, None] >= np.asarray(ngrams)[None, :]
+    # Row-major order keeps every text's n-grams together, so rows come out sorted by text.
+    keys = (hashes[valid] >> np.uint32(32 - CHAR_BUCKET_BITS)).astype(np.int64)
+    owner = np.broadcast_to(doc[:, None], valid.shape)[valid]
+    combined, counts = np.unique(owner * CHAR_BUCKETS + keys, return_counts=True)
+    rows, ids = np.divmod(combined, CHAR_BUCKETS)
+    indptr = np.searchsorted(rows, np.arange(len(texts) + 1)).astype(np.int64)
+    weights = counts.astype(np.float32)
+    bags = Bags(indptr, ids, weights)
+    norms = np.repeat(np.sqrt(bags.row_sums(weights * weights)), np.diff(indptr))
+    return Bags(indptr, ids, weights / np.maximum(norms, 1e-12))

@@ -835,11 +835,10 @@ def _decision(text: str, p: clf_mod.Prediction, history_choice: str | None, tier
         chosen = next(s for s in alternatives if s.profile == history_choice)
         alternatives = (clf_mod.Scored(profile, confidence), *(s for s in alternatives if s.profile != history_choice))
         profile, confidence = chosen.profile, chosen.confidence
-    focus = getattr(p, "focus", None)
-    supported = getattr(p, "language_supported", True)
-    language = getattr(p, "language", "en")
-    note = None if supported else (
-        f"taskprof reads English task descriptions; this looks like '{language}', so it did not guess a profile")
+    focus = p.focus
+    note = None if p.language_supported else (
+        f"taskprof reads English task descriptions (and some German, Spanish and French); this looks like "
+        f"'{p.language}', so it did not guess a profile")
     flat = " ".join(text.split())
     return Decision(
         text=flat,
@@ -859,8 +858,8 @@ def _decision(text: str, p: clf_mod.Prediction, history_choice: str | None, tier
         history_decided=history_choice,
         tier_fits=tier.fits,
         focus=focus,
-        payload_kind=getattr(p, "payload_kind", None),
-        language=language,
+        payload_kind=p.payload_kind,
+        language=p.language,
         language_note=note,
     )
 

@@ -179,3 +179,92 @@ def test_truncated_embeddings_are_a_named_error(tmp_path):
     emb.write_bytes(emb.read_bytes()[:1000])
     with pytest.raises(ArtifactError):
         classifier.load(model_dir=target).predict(["x"])
+
+
+# --- input as people type it (issue 13) -----------------------------------------------------------
+
+LICENCE = "\n\n".join(
+    f"{i}. The Licensee shall not sublicense, sell or lease the Software without the written consent of the "
+    "Licensor. The Software is provided as is, and the Licensor's liability under this Agreement is limited."
+    for i in range(1, 160)
+)
+SCRIPT = "\n".join(["import sys", "", "def parse(argv):", "    out = {}", "    for arg in argv:",
+                    "        key, _, value = arg.partition('=')", "        out[key] = value", "    return out", "",
+                    "if __name__ == '__main__':", "    print(parse(sys.argv[1:]))"] * 5)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_pasted_licence_is_classified_by_its_instruction(clf, first):
+    ask = "Go through this licence and tell me what I am obliged to do."
+    text = f"{ask}\n\n{LICENCE}" if first else f"{LICENCE}\n\n{ask}"
+    p = clf.predict([text])[0]
+    assert p.profile == "document-intelligence" and not p.abstained
+    assert p.focus == ask
+    assert p.payload_kind == "legal"
+    assert not p.truncated  # the instruction was read whole
+    assert "\n" not in p.text
+
+
+def test_pasted_code_with_its_question_is_programming(clf):
+    p = clf.predict([f"{SCRIPT}\n\nWhy does this crash when an argument has no equals sign?"])[0]
+    assert (p.profile, p.payload_kind) == ("programming", "code")
+
+
+def test_a_100_kb_paste_is_quick(clf):
+    import time
+
+    text = "Summarise the obligations in the licence below.\n\n" + LICENCE * 4
+    assert len(text) > 100_000
+    clf.predict(["warm up"])
+    started = time.perf_counter()
+    p = clf.predict([text])[0]
+    assert time.perf_counter() - started < 0.5
+    assert p.profile == "document-intelligence"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("which model is best for debugging python?", "programming"),
+    ("what local llm should I use to write short stories", "writing"),
+    ("best model for sql queries", "data-work"),
+])
+def test_questions_about_models_are_classified_by_their_subject(clf, text, expected):
+    p = clf.predict([text])[0]
+    assert p.profile == expected, (p.profile, p.confidence)
+    assert p.focus is not None and p.focus in text
+    assert p.profile != "skills-building"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("no SQL please, just a poem about databases", "writing"),
+    ("I don't need a system design, just brainstorm names for my distributed cache product", "brainstorming"),
+])
+def test_negated_requests_follow_what_is_asked(clf, text, expected):
+    assert clf.predict([text])[0].profile == expected
+
+
+def test_misspelt_words_still_reach_the_profile(clf):
+    p = clf.predict(["reveiw this contarct and flag riksy clauses"])[0]
+    assert p.profile == "document-intelligence" and not p.abstained
+
+
+@pytest.mark.parametrize("text", ["请帮我审查这份合同", "この契約書を確認してください", "Проверь этот договор, пожалуйста"])
+def test_an_unread_language_abstains_and_says_so(clf, text):
+    p = clf.predict([text])[0]
+    assert p.abstained
+    assert not p.language_supported
+    assert p.language in ("zh", "ja", "ru")
+
+
+def test_english_is_supported_and_named(clf):
+    p = clf.predict(["review this contract"])[0]
+    assert (p.language, p.language_supported, p.focus, p.payload_kind) == ("en", True, None, None)
+
+
+def test_a_character_head_is_shipped_and_used(clf):
+    assert clf.char_head is not None
+    encoded = clf.encoder.encode(["review this contarct"])
+    assert not np.allclose(clf.logits(encoded, ["review this contarct"]), clf.logits(encoded))
+
+
+def test_classify_is_gone():
+    assert not hasattr(classifier, "classify")

@@ -157,8 +157,8 @@ def test_history_breaks_a_close_call_and_says_so_but_never_a_confident_one(run):
     from recommender import classifier
 
     clf = classifier.load()
-    candidates = ["notes on competitor onboarding flows", "study how schools use AI tutors",
-                  "look at what users say about our onboarding", "compare note taking apps for my team"]
+    candidates = ["look into the beta feedback", "thoughts on user interviews",
+                  "questions about our pricing page", "help with note taking apps"]
     torn = [(t, p) for t, p in zip(candidates, clf.predict(candidates), strict=True) if classifier.is_torn(p)]
     assert torn, "no close call among the candidates: pick new ones for this model"
     text, prediction = torn[0]

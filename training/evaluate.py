@@ -24,7 +24,7 @@ import numpy as np
 from recommender import paths
 from recommender.classifier import Classifier
 from training import dataset
-from training.train import FOLDS, SEED, abstains, features, fit_head
+from training.train import FOLDS, SEED, abstains, char_features, features, fit_char_head, fit_head
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PUBLIC = ROOT.parent / "shared" / "benchmarks" / "public_tasks.jsonl"
@@ -125,6 +125,15 @@ def evaluate(public_file: Path | None) -> dict:
         oof = np.zeros((len(y), len(LABELS)))
         for tr, te in folds:
             oof[te] = fit_head(feats[tr], y[tr], head["C"]).predict_proba(feats[te])
+        if head.get("char"):
+            # The shipped static head adds the character n-gram model's logits, weighted, to log p.
+            cx = char_features(data.texts)
+            char_oof = np.zeros_like(oof)
+            for tr, te in folds:
+                char_oof[te] = fit_char_head(cx[tr], y[tr], head["char"]["C"]).decision_function(cx[te])
+            from recommender.classifier import softmax
+
+            oof = softmax(np.log(np.clip(oof, 1e-12, None)) + head["char"]["weight"] * char_oof)
         a = abstains(oof, clf.threshold)
         general = y == LABELS.index(dataset.GENERAL)
         results["cv"].append(score(f"taskprof ({name} encoder)", true_cv, ranked_from_probs(oof, LABELS, False), LABELS,

@@ -28,14 +28,18 @@ import numpy as np
 from recommender import paths, personal
 from recommender.classifier import ARTIFACT_FORMAT
 from recommender.encoder import (
+    CHAR_BUCKETS,
+    CHAR_NGRAMS,
     MAX_TOKENS,
     TEACHER,
     TEACHER_SHA256,
     FullEncoder,
     StaticEncoder,
+    char_ngram_bags,
     sha256_file,
     teacher_path,
 )
+from recommender.spelling import word_counts
 from training import dataset
 
 SEED = 20261124
@@ -46,6 +50,11 @@ ABSTENTION_TARGET = 0.95
 C_GRID = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 # Weight of the token bag beside the mean embedding in the static head (0: embedding only).
 TOKEN_WEIGHTS = (0.5, 1.0, 2.0, 4.0)
+# The character n-gram head: its C, and the weight of its logits beside the word-level head's.
+CHAR_C_GRID = (64.0,)
+CHAR_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5)
+CHAR_FILE = "head-char.safetensors"
+SPELLER_FILE = "words.json"
 PCA_DIMS = 256
 SIF_COEFFICIENT = 1e-4
 ENCODER_DIR = "encoder"
@@ -130,6 +139,49 @@ def cross_validate(encoded, y: np.ndarray, vocabulary: int, token_weights: tuple
     return {"C": c, "token_weight": weight, "accuracy": acc, "grid": scores, "oof": oof}
 
 
+def char_features(texts: list[str]):
+    """Hashed character n-gram counts (the runtime's own function), as a scipy matrix."""
+    import scipy.sparse as sp
+
+    b = char_ngram_bags(texts)
+    return sp.csr_matrix((b.weights, b.ids, b.indptr), shape=(len(texts), CHAR_BUCKETS))
+
+
+def fit_char_head(x, y: np.ndarray, c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(x, y)
+
+
+def cross_validate_char(texts: list[str], y: np.ndarray, word_oof: np.ndarray) -> dict:
+    """Pick the character head's C and its weight beside the word-level head by the same stratified CV.
+
+    The two are combined as log p_word + weight * char logits; the choice maximises out-of-fold top-1
+    of that sum. Returns the combined out-of-fold probabilities for the threshold.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    x = char_features(texts)
+    folds = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(y)), y))
+    word_log = np.log(np.clip(word_oof, 1e-12, None))
+    scores = {}
+    best = None
+    for c in CHAR_C_GRID:
+        char_oof = np.zeros_like(word_oof)
+        for train_idx, test_idx in folds:
+            char_oof[test_idx] = fit_char_head(x[train_idx], y[train_idx], c).decision_function(x[test_idx])
+        for weight in CHAR_WEIGHTS:
+            combined = word_log + weight * char_oof
+            acc = float((combined.argmax(1) == y).mean())
+            scores[f"C={c},weight={weight}"] = round(acc, 4)
+            if best is None or acc > best[2] + 1e-9:
+                best = (c, weight, acc, combined)
+    c, weight, acc, combined = best
+    from recommender.classifier import softmax
+
+    return {"C": c, "weight": weight, "accuracy": acc, "grid": scores, "oof": softmax(combined), "x": x}
+
+
 def abstains(probs: np.ndarray, threshold: float) -> np.ndarray:
     general = dataset.LABELS.index(dataset.GENERAL)
     task = probs.copy()
@@ -186,7 +238,12 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
         # The full encoder is the plain reference: its head sees the sentence embedding only.
         weights = TOKEN_WEIGHTS if name == "static" else (0.0,)
         cv = cross_validate(enc, y, vocabulary, weights, idf[name])
-        cal = calibrate_threshold(cv["oof"], y)
+        char = None
+        if name == "static":
+            log("static: fitting the character n-gram head ...")
+            char = cross_validate_char(data.texts, y, cv["oof"])
+            log(f"static: char C={char['C']} weight {char['weight']}: cv top-1 {cv['accuracy']:.4f} -> {char['accuracy']:.4f}")
+        cal = calibrate_threshold(char["oof"] if char else cv["oof"], y)
         head = fit_head(features(enc, vocabulary, cv["token_weight"], idf[name]), y, cv["C"])
         log(f"{name}: C={cv['C']} token weight {cv['token_weight']} cv top-1 {cv['accuracy']:.4f}, "
             f"threshold {cal['threshold']}, general abstention {cal['general_abstention']}")
@@ -205,13 +262,24 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
             "C": cv["C"],
             "token_weight": cv["token_weight"],
             "threshold": cal["threshold"],
-            "cv": {"folds": FOLDS, "seed": SEED, "top1": round(cv["accuracy"], 4), "grid": cv["grid"],
+            "cv": {"folds": FOLDS, "seed": SEED, "top1": round(char["accuracy"] if char else cv["accuracy"], 4),
+                   "word_top1": round(cv["accuracy"], 4), "grid": cv["grid"],
                    "general_abstention": cal["general_abstention"], "task_answered": cal["task_answered"]},
         }
+        if char:
+            char_head = fit_char_head(char["x"], y, char["C"])
+            char_arrays = {"coef": np.ascontiguousarray(char_head.coef_.T.astype(np.float16)),
+                           "intercept": char_head.intercept_.astype(np.float32)}
+            heads[name]["char"] = {"file": CHAR_FILE, "C": char["C"], "weight": char["weight"],
+                                   "ngrams": list(CHAR_NGRAMS), "buckets": CHAR_BUCKETS, "cv_grid": char["grid"]}
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, arrs in arrays.items():
         np.savez(out_dir / heads[name]["file"], **arrs)
+    from safetensors.numpy import save_file
+
+    save_file(char_arrays, str(out_dir / CHAR_FILE))
+    paths.atomic_write_text(out_dir / SPELLER_FILE, json.dumps(word_counts(data.texts), sort_keys=True) + "\n")
     paths.atomic_write_text(out_dir / "examples.json", json.dumps(data.texts, ensure_ascii=False, indent=0) + "\n")
     manifest = {
         "format": ARTIFACT_FORMAT,
@@ -240,8 +308,11 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
                      "dim": int(encoded["full"].vectors.shape[1])},
         },
         "heads": heads,
+        "speller": {"file": SPELLER_FILE, "kind": "training words and counts; unknown words are mended one edit away"},
         "classifier": "scikit-learn LogisticRegression (lbfgs, class_weight=balanced) on the mean embedding "
-                      "and, for the static encoder, the IDF-weighted, L2-normalised token bag; C and the bag's weight by stratified CV",
+                      "and, for the static encoder, the IDF-weighted, L2-normalised token bag; C and the bag's weight by stratified CV. "
+                      "The static encoder's head adds a second logistic regression on hashed character 2-5-grams, its "
+                      "logits weighted beside log p of the first (C and weight by the same CV)",
         "versions": library_versions(),
     }
     paths.atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
