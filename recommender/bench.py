@@ -7,11 +7,11 @@ token counts; time to first token is the wall clock from request to the first st
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
 from recommender.installer import Server
+from recommender.profiles import params_from_ref
 
 NS = 1e9
 
@@ -88,10 +88,8 @@ class BenchRun:
         return "as expected" if self.seconds_per_response <= hi else "slower than expected"
 
 
-def params_from_tag(ref: str) -> float | None:
-    """'llama3.1:8b' -> 8.0, 'qwen2.5:0.5b' -> 0.5; None when the tag does not say."""
-    match = re.search(r":(?:.*?[-_])?(\d+(?:\.\d+)?)b\b", ref.lower())
-    return float(match.group(1)) if match else None
+# The catalogue's parser: one reading of "8b", "1.5b", "8x7b" for profiles and benchmarks alike.
+params_from_tag = params_from_ref
 
 
 def run(server: Server, ref: str, prompts: tuple[str, ...], *, profile: str | None = None,

@@ -70,31 +70,6 @@ class Prediction:
     language_supported: bool = True  # False: the head does not read this language, and the prediction abstained
 
 
-@dataclass(frozen=True)
-class Suggestion:
-    """A prediction turned into advice: the profile to use, its models, the tier for this machine."""
-
-    text: str
-    profile: str
-    confidence: float
-    alternatives: tuple[Scored, ...]
-    abstained: bool
-    fallback_profile: str | None
-    recommended_tier: str
-    tier_reason: str
-    tier_hint: str | None
-    similar: tuple[Similar, ...]
-    truncated: bool
-    encoder: str
-    personal: bool
-    history_decided: str | None  # the profile history chose over the classifier's narrow winner
-
-    @property
-    def chosen_profile(self) -> str:
-        """The profile to act on: the fallback when abstaining."""
-        return self.fallback_profile or self.profile
-
-
 class Classifier:
     """A trained head over one encoder, loaded from an artifact folder."""
 
@@ -316,40 +291,6 @@ def break_tie(prediction: Prediction, history: dict[str, int] | None) -> str | N
     if prediction.abstained and history.get(prediction.profile, 0) > 0:
         return prediction.profile
     return None
-
-
-def to_suggestion(
-    prediction: Prediction,
-    *,
-    classifier: Classifier,
-    tier: tuple[str, str, str | None],
-    history_choice: str | None = None,
-) -> Suggestion:
-    profile, confidence, alternatives = prediction.profile, prediction.confidence, prediction.alternatives
-    abstained = prediction.abstained and not history_choice
-    if history_choice and history_choice != profile:
-        chosen = next(s for s in alternatives if s.profile == history_choice)
-        alternatives = tuple(
-            [Scored(profile, confidence)] + [s for s in alternatives if s.profile != history_choice]
-        )
-        profile, confidence = chosen.profile, chosen.confidence
-    recommended, reason, hint = tier
-    return Suggestion(
-        text=prediction.text,
-        profile=profile,
-        confidence=confidence,
-        alternatives=alternatives,
-        abstained=abstained,
-        fallback_profile=FALLBACK_PROFILE if abstained else None,
-        recommended_tier=recommended,
-        tier_reason=reason,
-        tier_hint=hint,
-        similar=prediction.similar,
-        truncated=prediction.truncated,
-        encoder=classifier.encoder_name,
-        personal=classifier.personal,
-        history_decided=history_choice,
-    )
 
 
 def clean_text(text: str) -> str:
