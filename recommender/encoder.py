@@ -1,15 +1,20 @@
 """The fast text encoder: static token embeddings distilled from all-MiniLM-L6-v2, run with numpy.
 
 A sentence's vector is the mean of its WordPiece tokens' vectors, L2-normalised. No torch, no
-sentence-transformers: the tokenizer is the Rust `tokenizers` library and the table is read from a
-safetensors file through a memory map, so only the rows a sentence uses are ever paged in.
+sentence-transformers: the table is read from a safetensors file through a memory map, so only the
+rows a sentence uses are ever paged in. A few texts (a `suggest`, a served request) are tokenized by
+`WordPiece` below, in Python; a batch by the Rust `tokenizers` library, whose start-up (parsing
+tokenizer.json into its own tables, ~15 ms) only a batch repays. Both give the same ids (tests/test_encoder.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import struct
+import unicodedata
 from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +27,8 @@ MAX_TOKENS = 512
 # work a 1 MB paste can cause.
 MAX_CHARS = MAX_TOKENS * 12
 
-_DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
+_DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32,
+           "I16": np.int16, "I8": np.int8, "U8": np.uint8}
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
@@ -89,24 +95,51 @@ class Encoded:
 class StaticEncoder:
     """Mean of static token vectors. `encode` is the one function training and inference share."""
 
-    def __init__(self, tokenizer_file: Path, embeddings_file: Path):
-        from tokenizers import Tokenizer
+    # Up to this many texts are tokenized in Python; more, by the Rust library (loaded on first use).
+    PYTHON_TEXTS = 16
 
+    def __init__(self, tokenizer_file: Path, embeddings_file: Path):
+        self.tokenizer_file = tokenizer_file
         try:
-            self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        except Exception as exc:  # the Rust library raises its own Exception type
+            spec = json.loads(tokenizer_file.read_bytes())
+            self.vocab: dict[str, int] = spec["model"]["vocab"]
+            if not isinstance(self.vocab, dict):
+                raise TypeError("model.vocab is not an object")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ArtifactError(f"cannot read tokenizer {tokenizer_file}: {exc}") from None
-        self.tokenizer.no_truncation()
-        self.tokenizer.no_padding()
+        self.wordpiece = WordPiece.from_spec(spec)
         tensors = read_safetensors(embeddings_file)
         if "embeddings" not in tensors:
             raise ArtifactError(f"{embeddings_file} has no 'embeddings' tensor")
         self.table = tensors["embeddings"]
-        if self.table.shape[0] != self.tokenizer.get_vocab_size():
-            raise ArtifactError(
-                f"{embeddings_file}: {self.table.shape[0]} rows for a vocabulary of {self.tokenizer.get_vocab_size()}"
-            )
-        self.unk_id = self.tokenizer.token_to_id("[UNK]")
+        if self.table.shape[0] != len(self.vocab):
+            raise ArtifactError(f"{embeddings_file}: {self.table.shape[0]} rows for a vocabulary of {len(self.vocab)}")
+        self.unk_id = self.vocab.get("[UNK]")
+
+    @cached_property
+    def tokenizer(self):
+        """The Rust tokenizer, for batches (and for a tokenizer.json that is not plain BERT WordPiece)."""
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_file(str(self.tokenizer_file))
+        except Exception as exc:  # the Rust library raises its own Exception type
+            raise ArtifactError(f"cannot read tokenizer {self.tokenizer_file}: {exc}") from None
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's WordPiece ids, no special tokens added."""
+        if self.wordpiece is None or len(texts) > self.PYTHON_TEXTS:
+            return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+        ids = [self.wordpiece.encode(t) for t in texts]
+        rest = [i for i, found in enumerate(ids) if found is None]
+        if rest:
+            for i, enc in zip(rest, self.tokenizer.encode_batch([texts[i] for i in rest], add_special_tokens=False),
+                              strict=True):
+                ids[i] = enc.ids
+        return ids
 
     @property
     def dim(self) -> int:
@@ -114,11 +147,9 @@ class StaticEncoder:
 
     def encode(self, texts: list[str]) -> Encoded:
         clipped = [t[:MAX_CHARS] for t in texts]
-        encodings = self.tokenizer.encode_batch(clipped, add_special_tokens=False)
         ids_per_text = []
         truncated = np.zeros(len(texts), dtype=bool)
-        for i, (text, enc) in enumerate(zip(texts, encodings, strict=True)):
-            ids = enc.ids
+        for i, (text, ids) in enumerate(zip(texts, self.token_ids(clipped), strict=True)):
             if len(ids) > MAX_TOKENS or len(text) > MAX_CHARS:
                 truncated[i] = True
                 ids = ids[:MAX_TOKENS]
@@ -158,6 +189,160 @@ def _starts(lengths: np.ndarray) -> np.ndarray:
     """Start offsets of the non-empty segments, for np.add.reduceat."""
     offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     return offsets[lengths > 0]
+
+
+class WordPiece:
+    """BERT's uncased tokenizer as tokenizer.json describes it (BertNormalizer, BertPreTokenizer, WordPiece),
+    written out in Python with the Rust library's rules: control characters dropped, other whitespace
+    made a space, CJK ideographs split off, accents stripped (NFD, nonspacing marks dropped),
+    lowercased a character at a time, split at whitespace and at every punctuation character, then
+    the longest vocabulary prefix first with `##` continuations; a word with a piece that matches
+    nothing, or longer than `max_chars`, is one [UNK]. The special tokens match in the raw text.
+    """
+
+    def __init__(self, vocab: dict[str, int], *, unk: str, prefix: str, max_chars: int, special: dict[str, int]):
+        self.vocab = vocab
+        self.unk_id = vocab[unk]
+        self.prefix = prefix
+        self.max_chars = max_chars
+        self.special = special
+        self._words: dict[str, list[int]] = {}  # a served process sees the same words again and again
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> WordPiece | None:
+        """The Python tokenizer for a tokenizer.json it reproduces exactly, else None (the Rust one is used)."""
+        model, norm, pre = spec.get("model") or {}, spec.get("normalizer") or {}, spec.get("pre_tokenizer") or {}
+        plain_bert = (
+            model.get("type") == "WordPiece"
+            and model.get("unk_token") in model.get("vocab", {})
+            and norm == {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                         "strip_accents": None, "lowercase": True}
+            and pre == {"type": "BertPreTokenizer"}
+        )
+        added = spec.get("added_tokens") or []
+        if not plain_bert or any(t.get("single_word") or t.get("lstrip") or t.get("rstrip") or t.get("normalized")
+                                 for t in added):
+            return None
+        return cls(model["vocab"], unk=model["unk_token"], prefix=model.get("continuing_subword_prefix", "##"),
+                   max_chars=int(model.get("max_input_chars_per_word", 100)),
+                   special={t["content"]: int(t["id"]) for t in added})
+
+    def encode(self, text: str) -> list[int] | None:
+        """The ids, or None for a text with a character outside the scripts this is checked against
+        character by character (the Rust library's Unicode tables are older than Python's)."""
+        if not text.isascii() and _unchecked().search(text):
+            return None
+        ids: list[int] = []
+        pieces = [text]
+        if self.special and any(t in text for t in self.special):
+            pieces = re.split("(" + "|".join(re.escape(t) for t in sorted(self.special, key=len, reverse=True)) + ")", text)
+        for piece in pieces:
+            if piece in self.special:
+                ids.append(self.special[piece])
+                continue
+            for word in _bert_words(piece):
+                known = self._words.get(word)
+                if known is None:
+                    if len(self._words) > 100_000:
+                        self._words.clear()
+                    known = self._words[word] = self._word_ids(word)
+                ids.extend(known)
+        return ids
+
+    def _word_ids(self, word: str) -> list[int]:
+        if len(word) > self.max_chars:
+            return [self.unk_id]
+        out = []
+        start = 0
+        while start < len(word):
+            end = len(word)
+            found = None
+            while start < end:
+                piece = word[start:end] if start == 0 else self.prefix + word[start:end]
+                found = self.vocab.get(piece)
+                if found is not None:
+                    break
+                end -= 1
+            if found is None:
+                return [self.unk_id]
+            out.append(found)
+            start = end
+        return out
+
+
+def _is_cjk(code: int) -> bool:
+    return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF
+            or 0x2A700 <= code <= 0x2B73F or 0x2B740 <= code <= 0x2B81F or 0x2B920 <= code <= 0x2CEAF
+            or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F)
+
+
+# Unicode's White_Space property (what Rust's char::is_whitespace tests), less the control characters
+# that the clean-up step drops before whitespace is looked at.
+_WHITESPACE = frozenset(" \t\n\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+                        "\u2028\u2029\u202f\u205f\u3000")
+
+
+# Where the Python tokenizer is proven equal to the Rust one for every character (tests/test_encoder.py):
+# Latin, Greek, Cyrillic, Armenian, Hebrew, punctuation, symbols, arrows, CJK symbols, kana, CJK
+# ideographs, Hangul syllables, full-width forms, emoji. Outside them a newer Unicode version may class
+# a character differently (Python's tables are newer than the Rust library's), and the text goes to Rust.
+CHECKED_RANGES = ((0x0000, 0x05FF), (0x2000, 0x2E3F), (0x3000, 0x30FF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF),
+                  (0xFF00, 0xFFFF), (0x1F000, 0x1FAFF))
+
+
+@cache
+def _unchecked() -> re.Pattern[str]:
+    """Matches a character outside CHECKED_RANGES (compiled on the first non-ASCII text: ~2 ms)."""
+    return re.compile("[^" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in CHECKED_RANGES) + "]")
+
+# Rust's char::is_other: control, format, private use and surrogate, but not unassigned (Cn).
+_OTHER = frozenset(("Cc", "Cf", "Co", "Cs"))
+
+
+def _bert_words(text: str) -> list[str]:
+    """BertNormalizer then BertPreTokenizer: the words WordPiece is given."""
+    if text.isascii():
+        # The common case, character for character the same as the general path below.
+        chars = []
+        for c in text.lower():
+            o = ord(c)
+            if c in _WHITESPACE:
+                chars.append(" ")
+            elif o < 32 or o == 127:
+                continue
+            elif 33 <= o <= 47 or 58 <= o <= 64 or 91 <= o <= 96 or 123 <= o <= 126:
+                chars.append(f" {c} ")
+            else:
+                chars.append(c)
+        return "".join(chars).split()
+    cleaned = []
+    for c in text:
+        o = ord(c)
+        if c in "\t\n\r":
+            cleaned.append(" ")
+        elif o == 0 or o == 0xFFFD or unicodedata.category(c) in _OTHER:
+            continue
+        elif c in _WHITESPACE:
+            cleaned.append(" ")
+        elif _is_cjk(o):
+            cleaned.append(f" {c} ")
+        else:
+            cleaned.append(c)
+    decomposed = unicodedata.normalize("NFD", "".join(cleaned))
+    lowered = "".join(c.lower() for c in decomposed if unicodedata.category(c) != "Mn")
+    chars = []
+    for c in lowered:
+        if c in _WHITESPACE:
+            chars.append(" ")
+        elif unicodedata.category(c)[0] == "P" or (c.isascii() and _ascii_punct(ord(c))):
+            chars.append(f" {c} ")
+        else:
+            chars.append(c)
+    return "".join(chars).split()
+
+
+def _ascii_punct(o: int) -> bool:
+    return 33 <= o <= 47 or 58 <= o <= 64 or 91 <= o <= 96 or 123 <= o <= 126
 
 
 # --- the full sentence-transformer: the teacher, and the accuracy reference -------------------
