@@ -168,8 +168,8 @@ def test_wrong_format_is_refused(tmp_path):
 
 def test_missing_head_is_a_named_error(tmp_path):
     target = copy_artifact(tmp_path)
-    (target / "head-static.npz").unlink()
-    with pytest.raises(ArtifactError, match=r"head-static\.npz is missing"):
+    (target / "head-static.safetensors").unlink()
+    with pytest.raises(ArtifactError, match=r"head-static\.safetensors is missing"):
         classifier.load(model_dir=target)
 
 

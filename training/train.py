@@ -4,7 +4,7 @@
 2. Embed training/data/ with it and with the full sentence-transformer (the reference).
 3. For each encoder: choose logistic regression's C by stratified 5-fold cross-validation,
    calibrate the abstention threshold on the out-of-fold probabilities, fit on all data.
-4. Write arrays (.npz, safetensors) and manifest.json. No pickle anywhere.
+4. Write arrays (safetensors; .npz for the personal trainer's baseline) and manifest.json. No pickle anywhere.
 
 Deterministic: the distillation's PCA is an eigendecomposition, the folds are seeded and
 lbfgs is deterministic, so two runs give the same predictions.
@@ -258,7 +258,7 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
             arrays[name]["token_coef"] = (head.coef_[:, dim:] * cv["token_weight"]).astype(np.float32)
             arrays[name]["token_idf"] = idf[name]
         heads[name] = {
-            "file": f"head-{name}.npz",
+            "file": f"head-{name}.safetensors",
             "C": cv["C"],
             "token_weight": cv["token_weight"],
             "threshold": cal["threshold"],
@@ -274,10 +274,10 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
                                    "ngrams": list(CHAR_NGRAMS), "buckets": CHAR_BUCKETS, "cv_grid": char["grid"]}
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, arrs in arrays.items():
-        np.savez(out_dir / heads[name]["file"], **arrs)
     from safetensors.numpy import save_file
 
+    for name, arrs in arrays.items():
+        save_file({k: np.ascontiguousarray(v) for k, v in arrs.items()}, str(out_dir / heads[name]["file"]))
     save_file(char_arrays, str(out_dir / CHAR_FILE))
     paths.atomic_write_text(out_dir / SPELLER_FILE, json.dumps(word_counts(data.texts), sort_keys=True) + "\n")
     paths.atomic_write_text(out_dir / "examples.json", json.dumps(data.texts, ensure_ascii=False, indent=0) + "\n")
