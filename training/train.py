@@ -221,7 +221,10 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
     encoder_dir = out_dir / ENCODER_DIR
     if skip_distil and (encoder_dir / "embeddings.safetensors").is_file():
         log("reusing the distilled static encoder")
-        static_info = {}
+        # What the distillation recorded, as a full run writes it: the manifest must not depend on the flag.
+        previous = out_dir / "manifest.json"
+        static_info = (json.loads(previous.read_text())["encoders"]["static"].get("distilled", {})
+                       if previous.is_file() else {})
     else:
         log("distilling the static encoder from all-MiniLM-L6-v2 ...")
         static_info = distil_static(encoder_dir)
