@@ -358,7 +358,7 @@ class Session:
             if not t.strip():
                 raise InputError('the task description is empty: say what you want to do, '
                                  'e.g. taskprof suggest "review this contract"')
-        predictions = self.classifier.predict(texts)
+        predictions = [self._known_only(p) for p in self.classifier.predict(texts)]
         history: dict[str, int] | None = None
         tiers: dict[str, hardware.TierChoice] = {}
         out = []
@@ -373,6 +373,20 @@ class Session:
                 tiers[chosen] = self.tier_choice(self.profile(chosen))
             out.append(_decision(text, p, choice, tiers[chosen], self.classifier))
         return out
+
+    def _known_only(self, p: clf_mod.Prediction) -> clf_mod.Prediction:
+        """A personal model may rank first a profile of the user's own whose file is now missing or
+        skipped as broken: the best profile the catalogue has takes its place, with a warning."""
+        names = self.catalogue
+        if p.profile in names:
+            return p
+        ranked = [s for s in p.alternatives if s.profile in names]
+        if not ranked:
+            best = max((label for label in p.probabilities if label in names), key=p.probabilities.__getitem__)
+            ranked = [clf_mod.Scored(best, p.probabilities[best])]
+        self.warn(f"the personal model chose '{p.profile}', which is not a profile now (its file is missing or "
+                  f"was skipped); using '{ranked[0].profile}'")
+        return replace(p, profile=ranked[0].profile, confidence=ranked[0].confidence, alternatives=tuple(ranked[1:]))
 
     def tier_choice(self, profile: Profile) -> hardware.TierChoice:
         """Which tier to start with, judged on the machine each tier runs on."""

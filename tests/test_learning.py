@@ -11,6 +11,7 @@ import numpy as np
 
 from recommender import personal, usage
 from recommender.classifier import Classifier
+from training import dataset
 
 CORRECTED = [
     "estimate churn for our SaaS from last year's subscriptions",
@@ -125,6 +126,25 @@ def test_a_profile_of_your_own_becomes_suggestible_after_three_corrections(run, 
     assert alike["profile"] == "legal-drafting"
     assert alike["models"]["fast"]["name"] == "llama3.1:8b"
     assert profile_of(run, "write a short story about a dragon")["profile"] == "writing"
+
+
+def test_a_profile_of_your_own_that_breaks_later_is_not_suggested(run, taskprof_home):
+    write_user_profile(taskprof_home, "legal-drafting")
+    tasks = ["draft a mutual NDA between two startups", "redline this software license agreement in our favour",
+             "write an indemnification clause for a consulting contract"]
+    for text in tasks:
+        assert run("correct", "--text", text, "legal-drafting").exit_code == 0
+    assert json.loads(run("train", "--personal", "--json").stdout)["new_labels"] == ["legal-drafting"]
+    assert profile_of(run, tasks[0])["profile"] == "legal-drafting"
+
+    (taskprof_home / "profiles" / "legal-drafting.json").write_text('{"name": "legal-drafting", "models": [')
+    result = run("suggest", "--json", "--no-log", tasks[0])
+    assert result.exit_code == 0, result.output
+    suggestion = json.loads(result.stdout)
+    assert suggestion["profile"] in dataset.TASK_LABELS
+    assert "legal-drafting" not in {a["profile"] for a in suggestion["alternatives"]}
+    assert "legal-drafting.json" in result.stderr  # the skipped file
+    assert "the personal model chose 'legal-drafting'" in result.stderr
 
 
 def test_a_personal_model_much_worse_on_the_shipped_data_is_refused(run):
