@@ -38,6 +38,7 @@ from training import evaluate  # noqa: E402
 
 SECTION_START = "<!-- robustness: written by benchmarks/bench_robust.py -->"
 SECTION_END = "<!-- /robustness -->"
+HELDOUT = "held-out set (benchmarks/heldout/, never trained on)"
 _BASELINE_RUNNER = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -111,6 +112,7 @@ def main() -> None:
         **{f"language: {lang}": items for lang, items in robust_sets.LANGUAGES.items()},
         **{f"language: {lang}, held out from the gloss": items for lang, items in robust_sets.LANGUAGES_HELDOUT.items()},
         "other languages (right = abstain)": [(t, "general") for t, _ in robust_sets.OTHER_LANGUAGES],
+        HELDOUT: robust_sets.heldout(),
     }
     tmp = tempfile.mkdtemp(prefix="taskprof-baseline-")
     try:
@@ -159,6 +161,18 @@ def report(args, clf, tree: Path, pastes, clean, results, timings) -> None:
               "| | clean top-1 | clean macro-F1 | misspelt top-1 | drop |", "|---|---:|---:|---:|---:|",
               f"| baseline | {top1(old):.3f} | {macro_f1(old):.3f} | {top1(old_t):.3f} | {top1(old) - top1(old_t):+.3f} |",
               f"| new | {top1(new):.3f} | {macro_f1(new):.3f} | {top1(new_t):.3f} | {top1(new) - top1(new_t):+.3f} |", ""]
+    items, old, new = results[HELDOUT]
+    truth_h = [e for _, e in items]
+    tasks = [i for i, e in enumerate(truth_h) if e != "general"]
+    present_h = [label for label in evaluate.TASK if label in set(truth_h)]
+    for label, preds in (("baseline", old), ("new", new)):
+        ranked = [preds[i]["ranked"] for i in tasks]
+        scores = evaluate.score("x", [truth_h[i] for i in tasks], ranked, present_h)
+        per = {lab: np.mean([preds[i]["profile"] == lab for i in tasks if truth_h[i] == lab]) for lab in present_h}
+        lines.append(f"Held-out set, {label}: top-1 over the best task profile {scores.top1:.3f}, macro-F1 "
+                     f"{scores.macro_f1:.3f} ({len(tasks)} task texts); skills-building recall {per['skills-building']:.3f}; "
+                     f"abstained on {np.mean([preds[i]['abstained'] for i in range(len(preds)) if truth_h[i] == 'general']):.3f} of the general texts.")
+    lines.append("")
     old_manifest = json.loads((tree / "models" / "manifest.json").read_text()) if (tree / "models").is_dir() else None
     if old_manifest:
         o, n = old_manifest["heads"]["static"]["cv"], clf.manifest["heads"]["static"]["cv"]

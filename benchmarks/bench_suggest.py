@@ -148,7 +148,10 @@ def main() -> None:
 
         report = evaluate.evaluate(args.public or evaluate.DEFAULT_PUBLIC)
         accuracy = evaluate.markdown(report, "python benchmarks/bench_suggest.py")
-        lines += ["## Accuracy", "", *accuracy.splitlines()[3:]]
+        lines += ["## Accuracy", "",
+                  "Variants tried for the public benchmark, held-out figures and what limits the public score: "
+                  "[RESULTS-variants.md](RESULTS-variants.md). The robustness sets and `benchmarks/heldout/` are "
+                  "at the end (`python benchmarks/bench_robust.py`).", "", *accuracy.splitlines()[3:]]
     from bench_robust import SECTION_END, SECTION_START
 
     # Keep the robustness section bench_robust.py wrote: the two scripts share the file.

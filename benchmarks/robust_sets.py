@@ -371,3 +371,10 @@ def typo_public(public_file: Path, seed: int = 20261126) -> tuple[list[Item], li
     rng = random.Random(seed)
     clean = [(r["text"], r["label"]) for r in rows]
     return clean, [(with_typos(t, rng), label) for t, label in clean]
+
+
+def heldout(folder: Path | None = None) -> list[tuple[str, str]]:
+    """benchmarks/heldout/: (text, label) for every line, written apart from training/data and never trained on."""
+    folder = folder or Path(__file__).resolve().parent / "heldout"
+    return [(line.strip(), f.stem) for f in sorted(folder.glob("*.txt"))
+            for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]

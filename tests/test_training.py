@@ -46,6 +46,14 @@ def test_duplicate_across_labels_is_refused(tmp_path):
         dataset.load(tmp_path)
 
 
+def test_the_held_out_set_is_never_trained_on():
+    heldout = paths.bundled_dir("models").parent / "benchmarks" / "heldout"
+    lines = {" ".join(line.lower().split()) for f in heldout.glob("*.txt") for line in f.read_text().splitlines() if line.strip()}
+    assert len(lines) >= 400
+    trained = {" ".join(t.lower().split()) for t in dataset.load().texts}
+    assert lines & trained == set()
+
+
 @pytest.mark.slow  # the teacher's weights come with the train extra
 def test_teacher_weights_are_pinned():
     assert sha256_file(teacher_path() / "model.safetensors") == TEACHER_SHA256
