@@ -75,8 +75,8 @@ def main() -> None:
         ours = [p.profile for p in shipped.predict(texts, similar=0)]
         logits = head.decision_function(use.encode(texts))[:, task]
         theirs = [dataset.TASK_LABELS[i] for i in logits.argmax(1)]
-        print(f"| {name} | {len(items)} | {np.mean([a == b for a, b in zip(ours, truth)]):.3f} | "
-              f"{np.mean([a == b for a, b in zip(theirs, truth)]):.3f} |")
+        print(f"| {name} | {len(items)} | {np.mean([a == b for a, b in zip(ours, truth, strict=True)]):.3f} | "
+              f"{np.mean([a == b for a, b in zip(theirs, truth, strict=True)]):.3f} |")
 
 
 if __name__ == "__main__":
