@@ -37,6 +37,9 @@ PAYLOAD_PRIOR: dict[str, dict[str, float]] = {
     "prose": {"writing": 0.5, "document-intelligence": 0.5},
 }
 PAYLOAD_ALONE = 2.0
+# A request with two asks ("summarize this contract and draft an email to the client"): the first
+# ask's probabilities count twice as much as the second's.
+FIRST_ASK_WEIGHT = 2 / 3
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,14 @@ class Classifier:
                            for t, r in zip(model_texts, readings, strict=True)]
         encoded = self.encoder.encode(model_texts)
         probs = softmax(self.logits(encoded, model_texts) + self._payload_bias(readings))
+        second = [i for i, r in enumerate(readings) if r.second_ask]
+        if second:
+            # "X and then Y": X decides, Y weighs half as much (its profile is the runner-up when X is clear).
+            asks = [readings[i].second_ask for i in second]
+            if self.speller is not None:
+                asks = [self.speller.correct(t) for t in asks]
+            then = softmax(self.logits(self.encoder.encode(asks), asks))
+            probs[second] = FIRST_ASK_WEIGHT * probs[second] + (1 - FIRST_ASK_WEIGHT) * then
         task_idx = np.array([self.labels.index(label) for label in self.task_labels])
         general_idx = self.labels.index(GENERAL) if GENERAL in self.labels else None
         sims = encoded.vectors @ self._examples_by_column if similar else None

@@ -45,6 +45,7 @@ class Reading(NamedTuple):
     payload_kind: str | None
     language: str  # ISO 639-1, or "und"
     language_supported: bool
+    second_ask: str | None = None  # "X and then Y": Y, a second signal beside X (model_text)
 
 
 class _lazy:
@@ -400,6 +401,34 @@ def drop_role(text: str) -> str:
     return rest if len(rest.split()) >= 3 and rest != text else text
 
 
+# Two asks in one request ("write a scraper and then a blog post about what we found"): the first
+# decides, the second is a second signal. Split at "and then" / ", then", or at "and" before a verb
+# of request or before "a/an <noun>", only in a short request, and only into two parts of some length.
+# Verbs that start a deliverable of its own; "read this and tell me / list / explain / find ..." is one ask.
+_REQUEST_VERBS = (
+    r"write|draft|make|create|build|design|brainstorm|estimate|translate|plan|generate|compose|implement|code|"
+    r"fix|test|debug|refactor|clean|proofread|edit|turn|convert|calculate|compute|visuali[sz]e|chart|plot|outline|"
+    r"come\s+up\s+with|send|email"
+)
+_SECOND_ASK = _lazy(
+    rf"\s*(?:,?\s+and\s+then\s+|[,;.]\s*then\s+|,?\s+and\s+(?=(?:also\s+)?(?:{_REQUEST_VERBS})\b)|"
+    r",?\s+and\s+(?=(?:also\s+)?(?:a|an)\s+\w+))",
+    re.IGNORECASE,
+)
+ASKS_MAX_CHARS = 400
+
+
+def split_asks(text: str) -> tuple[str, str] | None:
+    """(first ask, second ask) of a short request that makes two, else None."""
+    lowered = text.lower()
+    if len(text) > ASKS_MAX_CHARS or (" and " not in lowered and "then" not in lowered):
+        return None
+    parts = _SECOND_ASK.split(text, maxsplit=1)
+    if len(parts) == 2 and len(parts[0].split()) >= 3 and len(parts[1].split()) >= 3:
+        return parts[0].strip(), parts[1].strip()
+    return None
+
+
 # --- the whole reading ---------------------------------------------------------------------------
 
 
@@ -421,12 +450,16 @@ def read(raw: str, *, glossed: bool = True) -> Reading:
         return Reading(text=text, model_text=ask, focus=focus, payload_kind=kind, language=language,
                        language_supported=False)
     subject = meta_subject(ask)
+    second = None
     if subject is not None:
         focus = subject
     else:
         cleaned = drop_negated(drop_role(ask))
+        asks = split_asks(cleaned)
+        if asks is not None:
+            cleaned, second = asks
         if cleaned != ask:
             focus = cleaned
     model_text = focus if focus is not None else text
     return Reading(text=text, model_text=model_text, focus=focus, payload_kind=kind, language=language,
-                   language_supported=True)
+                   language_supported=True, second_ask=second)

@@ -130,3 +130,30 @@ def test_a_paste_collapsed_to_one_line_still_has_its_instruction_found():
 def test_greetings_and_sign_offs_are_not_the_ask():
     text = f"Hi,\nCan you check which rows are duplicated?\n\n{TABLE}\n\nThanks!"
     assert reading.split_instruction(text) == ("Can you check which rows are duplicated?", "table")
+
+
+@pytest.mark.parametrize(("text", "first", "second"), [
+    ("write a python scraper for product prices and then a blog post about what we found",
+     "write a python scraper for product prices", "a blog post about what we found"),
+    ("summarize this contract and draft an email to the client about the risky clauses",
+     "summarize this contract", "draft an email to the client about the risky clauses"),
+    ("clean this dataset in pandas, then write a short summary for my boss",
+     "clean this dataset in pandas", "write a short summary for my boss"),
+])
+def test_a_request_with_two_asks_is_read_by_the_first(text, first, second):
+    r = reading.read(text)
+    assert (r.model_text, r.focus, r.second_ask) == (first, first, second)
+
+
+@pytest.mark.parametrize("text", [
+    "research and compare the top CRM vendors",  # one ask with two verbs
+    "design and build a REST API for todos",
+    "write a story about a cat and a dog",  # "and a ..." too short to be an ask of its own
+    "summarize the pros and cons of remote work",
+])
+def test_one_ask_is_not_split(text):
+    assert reading.read(text).second_ask is None
+
+
+def test_a_long_paste_is_not_split_into_asks():
+    assert reading.split_asks("review this and then " + "x " * 300) is None
