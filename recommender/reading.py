@@ -404,11 +404,11 @@ def drop_role(text: str) -> str:
 # Two asks in one request ("write a scraper and then a blog post about what we found"): the first
 # decides, the second is a second signal. Split at "and then" / ", then", or at "and" before a verb
 # of request or before "a/an <noun>", only in a short request, and only into two parts of some length.
-# Verbs that start a deliverable of its own; "read this and tell me / list / explain / find ..." is one ask.
+# Verbs that start a deliverable of another kind. "Proofread this and fix ...", "tighten the prose and
+# make ...", "read this and tell me ..." go on with the same task, and are one ask.
 _REQUEST_VERBS = (
-    r"write|draft|make|create|build|design|brainstorm|estimate|translate|plan|generate|compose|implement|code|"
-    r"fix|test|debug|refactor|clean|proofread|edit|turn|convert|calculate|compute|visuali[sz]e|chart|plot|outline|"
-    r"come\s+up\s+with|send|email"
+    r"write|draft|compose|create|build|design|brainstorm|estimate|plan|generate|implement|code|outline|"
+    r"chart|plot|visuali[sz]e|come\s+up\s+with|send|email"
 )
 _SECOND_ASK = _lazy(
     rf"\s*(?:,?\s+and\s+then\s+|[,;.]\s*then\s+|,?\s+and\s+(?=(?:also\s+)?(?:{_REQUEST_VERBS})\b)|"
@@ -427,6 +427,12 @@ def split_asks(text: str) -> tuple[str, str] | None:
     if len(parts) == 2 and len(parts[0].split()) >= 3 and len(parts[1].split()) >= 3:
         return parts[0].strip(), parts[1].strip()
     return None
+
+
+def _declined(part: str) -> bool:
+    """Is this ask one the user declines ("skip the brainstorming", "no SQL")?"""
+    m = _NEGATION.search(part)
+    return m is not None and m.start() <= 2 and m.end() - m.start() >= 0.6 * len(part.strip())
 
 
 # --- the whole reading ---------------------------------------------------------------------------
@@ -454,10 +460,13 @@ def read(raw: str, *, glossed: bool = True) -> Reading:
     if subject is not None:
         focus = subject
     else:
-        cleaned = drop_negated(drop_role(ask))
+        cleaned = drop_role(ask)
         asks = split_asks(cleaned)
-        if asks is not None:
+        if asks is not None and _declined(asks[0]):
+            cleaned = asks[1]  # "skip the brainstorming and design a caching layer"
+        elif asks is not None and not _declined(asks[1]):
             cleaned, second = asks
+        cleaned = drop_negated(cleaned)
         if cleaned != ask:
             focus = cleaned
     model_text = focus if focus is not None else text

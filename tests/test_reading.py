@@ -150,6 +150,8 @@ def test_a_request_with_two_asks_is_read_by_the_first(text, first, second):
     "design and build a REST API for todos",
     "write a story about a cat and a dog",  # "and a ..." too short to be an ask of its own
     "summarize the pros and cons of remote work",
+    "Tighten the prose in this chapter and make the dialogue sharper.",  # one edit, two verbs
+    "Proofread this chapter and fix grammar and punctuation, keep my voice.",
 ])
 def test_one_ask_is_not_split(text):
     assert reading.read(text).second_ask is None
@@ -157,3 +159,8 @@ def test_one_ask_is_not_split(text):
 
 def test_a_long_paste_is_not_split_into_asks():
     assert reading.split_asks("review this and then " + "x " * 300) is None
+
+
+def test_a_declined_first_ask_leaves_the_second():
+    r = reading.read("skip the brainstorming and design a caching layer for our read-heavy API")
+    assert (r.model_text, r.second_ask) == ("design a caching layer for our read-heavy API", None)
