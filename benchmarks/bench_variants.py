@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import robust_sets  # noqa: E402
 
 from recommender import paths, reading  # noqa: E402
-from recommender.encoder import CHAR_BUCKETS, StaticEncoder, char_ngram_bags  # noqa: E402
+from recommender.encoder import StaticEncoder  # noqa: E402
 from recommender.spelling import Speller, word_counts  # noqa: E402
 from training import dataset, evaluate, train  # noqa: E402
 
@@ -82,19 +82,11 @@ def distilled(kind: str, into: Path) -> Path:
 
 
 class Features:
-    """The blocks a variant can use, for one list of texts."""
+    """The blocks a variant can use, for one list of texts (built by training.train's own functions)."""
 
     def __init__(self, encoder: StaticEncoder, texts: list[str], idf: np.ndarray, bag_weight: float, words=None):
-        import scipy.sparse as sp
-
-        enc = encoder.encode(texts)
-        bags = enc.bags.reweighted(idf)
-        vocabulary = encoder.table.shape[0]
-        self.word = sp.hstack([sp.csr_matrix(enc.vectors),
-                               bag_weight * sp.csr_matrix((bags.weights, bags.ids, bags.indptr),
-                                                          shape=(len(texts), vocabulary))]).tocsr()
-        chars = char_ngram_bags(texts)
-        self.char = sp.csr_matrix((chars.weights, chars.ids, chars.indptr), shape=(len(texts), CHAR_BUCKETS))
+        self.word = train.features(encoder.encode(texts), encoder.table.shape[0], bag_weight, idf)
+        self.char = train.char_features(texts)
         self.bigrams = words.transform(texts) if words is not None else None
 
     def rows(self, idx):
@@ -105,22 +97,18 @@ class Features:
 
 
 def fit_and_score(variant: str, head: dict, train_x: Features, y: np.ndarray, test_x: Features) -> np.ndarray:
-    """Logits of `test_x` under `variant` fitted on (train_x, y)."""
+    """Logits of `test_x` under `variant` fitted on (train_x, y), with training.train's fitting functions."""
     import scipy.sparse as sp
-    from sklearn.linear_model import LogisticRegression
-
-    def lr(c, x, iters=5000):
-        return LogisticRegression(C=c, max_iter=iters, class_weight="balanced").fit(x, y)
 
     name, _, arg = variant.partition(":")
     if name == "joint":
         weight = float(arg or 1.0)
-        model = lr(head["C"], sp.hstack([train_x.word, weight * train_x.char]).tocsr())
+        model = train.fit_head(sp.hstack([train_x.word, weight * train_x.char]).tocsr(), y, head["C"])
         return model.decision_function(sp.hstack([test_x.word, weight * test_x.char]).tocsr())
-    logits = lr(head["C"], train_x.word).predict_log_proba(test_x.word)
-    logits = logits + head["char"]["weight"] * lr(head["char"]["C"], train_x.char, 3000).decision_function(test_x.char)
+    logits = train.fit_head(train_x.word, y, head["C"]).predict_log_proba(test_x.word)
+    logits = logits + head["char"]["weight"] * train.fit_char_head(train_x.char, y, head["char"]["C"]).decision_function(test_x.char)
     if name == "bigrams":
-        logits = logits + float(arg or 0.5) * lr(16.0, train_x.bigrams).decision_function(test_x.bigrams)
+        logits = logits + float(arg or 0.5) * train.fit_head(train_x.bigrams, y, 16.0).decision_function(test_x.bigrams)
     elif name != "shipped":
         raise SystemExit(f"unknown variant {variant!r}")
     return logits
