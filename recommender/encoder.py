@@ -208,6 +208,11 @@ class WordPiece:
         self.special = special
         self._words: dict[str, list[int]] = {}  # a served process sees the same words again and again
 
+    @cached_property
+    def _special_split(self) -> re.Pattern[str]:
+        """Splits at the special tokens, kept; compiled on the first text that has one (~0.15 ms)."""
+        return re.compile("(" + "|".join(re.escape(t) for t in sorted(self.special, key=len, reverse=True)) + ")")
+
     @classmethod
     def from_spec(cls, spec: dict) -> WordPiece | None:
         """The Python tokenizer for a tokenizer.json it reproduces exactly, else None (the Rust one is used)."""
@@ -235,7 +240,7 @@ class WordPiece:
         ids: list[int] = []
         pieces = [text]
         if self.special and any(t in text for t in self.special):
-            pieces = re.split("(" + "|".join(re.escape(t) for t in sorted(self.special, key=len, reverse=True)) + ")", text)
+            pieces = self._special_split.split(text)
         for piece in pieces:
             if piece in self.special:
                 ids.append(self.special[piece])
@@ -310,7 +315,7 @@ def _bert_words(text: str) -> list[str]:
                 chars.append(" ")
             elif o < 32 or o == 127:
                 continue
-            elif 33 <= o <= 47 or 58 <= o <= 64 or 91 <= o <= 96 or 123 <= o <= 126:
+            elif _ascii_punct(o):
                 chars.append(f" {c} ")
             else:
                 chars.append(c)
