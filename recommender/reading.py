@@ -402,10 +402,10 @@ def drop_role(text: str) -> str:
 
 
 # Two asks in one request ("write a scraper and then a blog post about what we found"): the first
-# decides, the second is a second signal. Split at "and then" / ", then", or at "and" before a verb
-# of request or before "a/an <noun>", only in a short request, and only into two parts of some length.
-# Verbs that start a deliverable of another kind. "Proofread this and fix ...", "tighten the prose and
-# make ...", "read this and tell me ..." go on with the same task, and are one ask.
+# decides, the second is a second signal. Split at "and then" / ", then", or at "and" before "a/an
+# <noun>" or before a verb that starts a deliverable of another kind ("proofread this and fix ...",
+# "read this and tell me ..." go on with the same task, and are one ask); only in a short request,
+# and only into two parts of some length.
 _REQUEST_VERBS = (
     r"write|draft|compose|create|build|design|brainstorm|estimate|plan|generate|implement|code|outline|"
     r"chart|plot|visuali[sz]e|come\s+up\s+with|send|email"
@@ -431,6 +431,9 @@ def split_asks(text: str) -> tuple[str, str] | None:
 
 def _declined(part: str) -> bool:
     """Is this ask one the user declines ("skip the brainstorming", "no SQL")?"""
+    lowered = part.lower()
+    if not any(hint in lowered for hint in _NEGATION_HINTS):
+        return False
     m = _NEGATION.search(part)
     return m is not None and m.start() <= 2 and m.end() - m.start() >= 0.6 * len(part.strip())
 
