@@ -81,6 +81,19 @@ def read_turns(messages: Any) -> list[Turn]:
     return turns[-MAX_TURNS:] if len(turns) > MAX_TURNS else turns
 
 
+def conversation_key(turns: Sequence[Turn]) -> str | None:
+    """Names a conversation without storing its text: the same opening (system prompt and first user
+    turn) gives the same key in every request of the conversation. None when there is no user turn.
+    Callers that store it pass it through the usage log's keyed hash first."""
+    import hashlib
+
+    first = next((t for t in turns if t.role == "user"), None)
+    if first is None:
+        return None
+    system = "\n".join(t.text for t in turns if t.role == "system")
+    return hashlib.sha256(f"{system}\x00{first.text}".encode()).hexdigest()[:32]
+
+
 Predict = Callable[[list[str]], list[Prediction]]
 
 
