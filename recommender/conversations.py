@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,8 @@ def directory() -> Path:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    """UTC to the microsecond: two asks in one second must still say which came last."""
+    return datetime.now(UTC).isoformat()
 
 
 @dataclass

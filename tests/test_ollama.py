@@ -437,3 +437,59 @@ def test_ask_with_nothing_installed_says_how_to_install(run, small):
 def test_ask_with_ollama_down(run_script, dead_host):
     result = run_script("ask", "--host", dead_host, "write a python function that reverses a list")
     assert_one_line_error(result, 1, f"Ollama is not reachable at {dead_host}")
+
+
+# --- ask: piped material and conversations ----------------------------------------------------------
+
+
+def test_ask_reads_piped_material_with_the_instruction(run, small):
+    small.install("qwen2.5-coder:7b")
+    code = "def reverse(xs):\n    return xs[::-1]\n"
+    result = run("ask", "--host", small.host, "explain this python function", input=code)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == small.reply  # the answer alone on stdout
+    assert "qwen2.5-coder:7b" in result.stderr and "qwen2.5-coder:7b" not in result.stdout
+    (chat,) = [body for _, path, body in small.requests if path == "/api/chat"]
+    sent = chat["messages"][-1]["content"]
+    assert sent.startswith(code.strip()) and sent.endswith("explain this python function")
+
+
+def test_ask_continues_the_last_conversation_and_another_by_id(run, small):
+    small.install("qwen2.5-coder:7b")
+    assert run("ask", "--host", small.host, "write a python function that reverses a list").exit_code == 0
+    first = json.loads(run("usage", "conversations", "--json").stdout)[0]["id"]
+    assert run("ask", "--host", small.host, "write a python function that sorts a dict").exit_code == 0
+    result = run("ask", "--host", small.host, "-c", "now add python type hints to that function")
+    assert result.exit_code == 0, result.output
+    assert "kept conversation" in result.stderr
+    result = run("ask", "--host", small.host, "--cid", first, "also write a python unit test for it")
+    assert result.exit_code == 0, result.output
+    listed = {c["id"]: c for c in json.loads(run("usage", "conversations", "--json").stdout)}
+    assert listed[first]["turns"] == 2 and listed[first]["profile"] == "programming"
+    assert sorted(c["turns"] for c in listed.values()) == [2, 2]
+    chats = [body for _, path, body in small.requests if path == "/api/chat"]
+    assert chats[-1]["messages"][0]["content"] == "write a python function that reverses a list"
+    text = run("usage", "conversations").stdout
+    assert first in text and "programming" in text
+    assert run("usage", "conversations", "--delete", first).exit_code == 0
+    assert first not in run("usage", "conversations").stdout
+    assert run("usage", "conversations", "--clear", "--yes").stdout.startswith("Deleted 1 conversation.")
+    assert "No conversations kept yet" in run("usage", "conversations").stdout
+
+
+def test_ask_continue_without_kept_text_says_why(run_script, small):
+    small.install("qwen2.5-coder:7b")
+    assert run_script("config", "set", "log_text", "false").returncode == 0
+    assert run_script("ask", "--host", small.host, "write a python function that reverses a list").returncode == 0
+    result = run_script("ask", "--host", small.host, "-c", "now add type hints")
+    assert_one_line_error(result, 2, "log_text is false")
+    result = run_script("usage", "conversations", "--delete", "../../x")
+    assert_one_line_error(result, 2, "not a conversation id")
+
+
+def test_ask_with_no_log_keeps_no_conversation(run, small):
+    small.install("qwen2.5-coder:7b")
+    assert run("ask", "--no-log", "--host", small.host, "write a python function that reverses a list").exit_code == 0
+    assert json.loads(run("usage", "conversations", "--json").stdout) == []
+    result = run("ask", "--host", small.host, "-c", "--cid", "0123456789ab", "more")
+    assert result.exit_code == 2 and "not both" in result.output
