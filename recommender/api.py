@@ -132,6 +132,10 @@ class Taskprof(Session):
         return Removal(plan, tuple(installs.remove(self, plan)))
 
     def update_targets(self, names: Iterable[str] = ()) -> tuple[list[tuple[str, Model]], list[tuple[str, str]]]:
+        """(host, model) pairs `update` would pull and the pinned ones it holds. Every server is asked
+        first, so a stopped Ollama is one clear error rather than an empty list."""
+        for host in self.hosts:
+            self.server(host).version()
         return updates.targets(self, names)
 
     def update(self, names: Iterable[str] = (), progress: Progress | None = None) -> UpdateOutcome:
@@ -268,8 +272,9 @@ def clear_usage() -> int:
     return usage.clear()
 
 
-def top_profiles(limit: int = 3, days: int | None = None) -> list[usage.ProfileUse]:
-    return history.top_profiles(limit=limit, days=days)
+def top_profiles(limit: int = 3, days: int | None = None, min_uses: int = 1) -> list[usage.ProfileUse]:
+    """The most used profiles, each used at least `min_uses` times (`usage auto-install`)."""
+    return [u for u in history.top_profiles(limit=limit, days=days) if u.uses >= min_uses]
 
 
 def reset_personal() -> bool:

@@ -87,6 +87,19 @@ def test_decide_and_log(small):
     json.dumps(data)  # plain JSON all the way down
 
 
+def test_decide_is_the_classifier_plus_tier_and_history():
+    """The one way to classify is Taskprof.decide: the classifier's reading, with the tier on top
+    (the old classifier.classify shortcut is gone, and nothing else decides)."""
+    from recommender import classifier
+
+    texts = [CONTRACT, "write a SQL query for monthly revenue", "hi"]
+    predictions = classifier.load().predict(texts)
+    for d, p in zip(Taskprof(memory="16GB").decide_many(texts), predictions, strict=True):
+        assert (d.profile, d.abstained) == (p.profile, p.abstained)
+        assert d.confidence == pytest.approx(p.confidence)
+        assert d.chosen_profile == (classifier.FALLBACK_PROFILE if p.abstained else p.profile)
+
+
 def test_decide_with_log_off_keeps_no_id(small):
     tp = Taskprof(log=False)
     assert tp.decide(CODE).log(tp).id is None
