@@ -97,7 +97,7 @@ def _check_duration(seconds: Any) -> int | None:
 
 def _parse_host(text: str) -> str:
     # The installer's parser is the one every --host goes through; it imports no Ollama client.
-    from recommender.installer import resolve_host
+    from recommender.ollama_client import resolve_host
 
     if not text.strip():
         raise ValueError

@@ -18,6 +18,7 @@ from typing import Any
 
 from recommender import paths
 from recommender.errors import ProfileError, ProfileNameError, ProfileNotFound
+from recommender.types import Tier
 
 TIERS = ("fast", "quality")
 KINDS = ("task", "general")
@@ -47,7 +48,7 @@ _SIZE_IN_TAG = re.compile(r"(?<![a-z0-9.])(?:(\d+)x|e)?(\d+(?:\.\d+)?)([bm])(?![
 class Model:
     name: str  # the full Ollama reference as the file writes it: "qwen2.5-coder:7b"
     tag: str  # the update policy: "latest", or a pinned digest "sha256:<64 hex>"
-    tier: str
+    tier: Tier
     purpose: str
     size_gb: float
     params_b: float
@@ -68,6 +69,11 @@ class Model:
     def pinned_digest(self) -> str | None:
         """The build this profile holds ("sha256:..."), never updated; None when it follows latest."""
         return self.tag if self.tag.startswith(DIGEST_PREFIX) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "tag": self.tag, "ref": self.ref, "tier": self.tier, "purpose": self.purpose,
+                "size_gb": self.size_gb, "params_b": self.params_b, "context": self.context,
+                "estimated": self.estimated, "pinned_digest": self.pinned_digest}
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,12 @@ class Profile:
     @property
     def is_user(self) -> bool:
         return not _is_within(self.source, paths.bundled_dir("profiles"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "description": self.description,
+                "models": [m.to_json() for m in self.models], "recommended_for": list(self.recommended_for),
+                "size_gb": round(self.size_gb, 2), "size_estimate": self.size_estimate,
+                "source": "user" if self.is_user else "bundled"}
 
 
 class Catalogue(Mapping[str, Profile]):
@@ -375,6 +387,13 @@ class StoragePlan:
     @property
     def saved_gb(self) -> float:
         return self.naive_gb - self.total_gb
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profiles": list(self.profiles), "tier": self.tier,
+                "models": [{"ref": m.ref, "size_gb": m.size_gb, "tiers": list(m.tiers), "used_by": list(m.used_by)}
+                           for m in self.models],
+                "total_gb": round(self.total_gb, 2), "naive_gb": round(self.naive_gb, 2),
+                "saved_gb": round(self.saved_gb, 2)}
 
 
 def storage_plan(profiles: Iterable[Profile], tier: str = "all") -> StoragePlan:

@@ -42,11 +42,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from recommender import installer
+from recommender import ollama_client as installer
+from recommender.api import Taskprof as Session
 from recommender.classifier import FALLBACK_PROFILE
 from recommender.encoder import MAX_CHARS
 from recommender.errors import InputError, InstallRefused, ProfileError, TaskprofError
-from recommender.service import TIERS, Decision, Session
+from recommender.types import TIERS, Decision
 
 PREFIX = "taskprof/"
 AUTO = "auto"

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from recommender import paths, service, usage
+from recommender import history, paths, usage
+from recommender.api import Taskprof
 from tests.test_ollama import pulls, write_profile
 
 
@@ -161,9 +162,9 @@ def test_history_never_picks_a_removed_profile(run, coding):
     for _ in range(3):
         usage.record(usage.Event("suggest", profile="brainstorming"))
     assert run("install", "brainstorming", "--yes", "--host", coding.host).exit_code == 0
-    assert service.Session(host=coding.host).history() == {"brainstorming": 3}
+    assert history.counts(Taskprof(host=coding.host)) == {"brainstorming": 3}
     assert run("remove", "brainstorming", "--yes", "--host", coding.host).exit_code == 0
-    assert service.Session(host=coding.host).history() == {}
+    assert history.counts(Taskprof(host=coding.host)) == {}
 
 
 # --- 5. correct fixes the task the user saw -------------------------------------------------------
@@ -279,7 +280,7 @@ def test_the_log_stores_at_most_what_the_classifier_reads(run):
     diff = "diff --git a/x.py b/x.py\n" + "+    value = compute(value)\n" * 20_000
     assert run("suggest", "--json", input=diff).exit_code == 0
     stored = usage.last_suggestion().text
-    assert 0 < len(stored) <= service.LOG_TEXT_CHARS < len(diff)
+    assert 0 < len(stored) <= history.LOG_TEXT_CHARS < len(diff)
 
 
 def test_log_text_false_keeps_a_hash(run):

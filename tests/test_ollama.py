@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender import installer, usage
+from recommender import ollama_client, usage
 from recommender.errors import InputError
 from tests.conftest import assert_one_line_error
 from tests.ollama_server import EVAL_COUNT, UNKNOWN_MANIFEST
@@ -76,22 +76,22 @@ def pulls(fake) -> list[str]:
 ])
 def test_every_host_form_ollama_accepts(given, expected, monkeypatch):
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
-    assert installer.resolve_host(given) == expected
+    assert ollama_client.resolve_host(given) == expected
 
 
 def test_ollama_host_variable_is_read_when_no_flag(monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "gpu-box:8080")
-    assert installer.resolve_host() == "http://gpu-box:8080"
-    assert installer.resolve_host("other") == "http://other:11434"
+    assert ollama_client.resolve_host() == "http://gpu-box:8080"
+    assert ollama_client.resolve_host("other") == "http://other:11434"
 
 
 def test_bad_host_is_an_input_error():
     with pytest.raises(InputError):
-        installer.resolve_host("ftp://nope")
+        ollama_client.resolve_host("ftp://nope")
     with pytest.raises(InputError):
-        installer.resolve_host("host:99999")
+        ollama_client.resolve_host("host:99999")
     with pytest.raises(InputError):
-        installer.resolve_host("http://[::1")
+        ollama_client.resolve_host("http://[::1")
 
 
 def test_a_malformed_ollama_host_is_one_line(run_script):
@@ -100,17 +100,17 @@ def test_a_malformed_ollama_host_is_one_line(run_script):
 
 
 def test_local_and_remote():
-    assert installer.is_local("http://127.0.0.1:11434")
-    assert installer.is_local("http://localhost:1")
-    assert not installer.is_local("http://gpu-box:11434")
+    assert ollama_client.is_local("http://127.0.0.1:11434")
+    assert ollama_client.is_local("http://localhost:1")
+    assert not ollama_client.is_local("http://gpu-box:11434")
 
 
 def test_models_dir_follows_ollama_models(monkeypatch, tmp_path):
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "m"))
-    assert installer.models_dir() == tmp_path / "m"
+    assert ollama_client.models_dir() == tmp_path / "m"
     monkeypatch.delenv("OLLAMA_MODELS")
-    assert installer.models_dir() == Path.home() / ".ollama" / "models"
-    assert installer.free_bytes(tmp_path / "does" / "not" / "exist") > 0
+    assert ollama_client.models_dir() == Path.home() / ".ollama" / "models"
+    assert ollama_client.free_bytes(tmp_path / "does" / "not" / "exist") > 0
 
 
 # --- install -------------------------------------------------------------------------------------

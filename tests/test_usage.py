@@ -70,10 +70,10 @@ def test_record_and_stats_shares_and_tiers():
 
 
 def test_logging_off_records_nothing():
-    from recommender.service import Session
+    from recommender.api import Taskprof
 
     config.set_value("logging", "false")
-    assert Session().record("suggest", profile="writing") is None
+    assert Taskprof().record("suggest", profile="writing") is None
     assert not paths.usage_db_path().exists()
 
 

@@ -1,0 +1,315 @@
+"""taskprof's public Python API: the one object every front end (the CLI, `taskprof serve`, your
+own code) works through.
+
+    import recommender
+    tp = recommender.Taskprof()
+    d = tp.decide("review this contract").log(tp)
+    print(d.chosen_profile, d.recommended_tier, d.id)
+
+A `Taskprof` is a `Session` (what is loaded once: settings, catalogue, classifier, the server of
+each tier, `machine(tier)`, the warnings channel) plus the workflows, each a one-line call into
+the module that holds it. Results are dataclasses from `recommender.types` with `to_json()`;
+failures are `recommender.errors.TaskprofError`; warnings collect in `tp.warnings`
+(`tp.drain_warnings()` takes them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from recommender import bench as bench_mod
+from recommender import conversations, history, installs, routing, updates, usage
+from recommender.profiles import Model, Profile, StoragePlan, storage_plan
+from recommender.session import Session
+from recommender.types import (
+    AnswerModel,
+    BenchReport,
+    BenchTarget,
+    ConversationInfo,
+    Corrected,
+    Decision,
+    History,
+    InstalledState,
+    InstallOutcome,
+    InstallPlan,
+    InstallTier,
+    Progress,
+    Removal,
+    RemovalPlan,
+    Route,
+    Status,
+    Tier,
+    TierSelection,
+    Trained,
+    UpdateOutcome,
+    UsageStats,
+)
+
+__all__ = ["Model", "Profile", "Taskprof"]
+
+
+class Taskprof(Session):
+    """One per command, script or server. `host` sends both tiers to one Ollama (default: the
+    fast_host/quality_host settings, then OLLAMA_HOST); `memory` judges fit for a machine of that
+    size; `log=False` records nothing in the usage log."""
+
+    def __init__(self, host: str | None = None, memory: str | None = None, log: bool = True, *,
+                 encoder: str = "static"):
+        super().__init__(host=host, memory=memory, log=log, encoder=encoder)
+
+    # --- deciding ---------------------------------------------------------------------------------
+
+    def decide(self, text: str) -> Decision:
+        """The profile for a task description and the tier to start on. Logs nothing: `.log(tp)` does."""
+        return routing.decide(self, text)
+
+    def decide_many(self, texts: list[str]) -> list[Decision]:
+        """One classifier pass for many texts (suggest --batch)."""
+        return routing.decide_many(self, texts)
+
+    def route(self, messages: Any) -> Route:
+        """The profile for a conversation's latest turn (new, kept or switched) and its tier. `messages`
+        is what Ollama and OpenAI clients send: a list of {"role", "content"}."""
+        return routing.route(self, messages)
+
+    def log_decision(self, decision: Decision, command: str = "suggest", *, model: str | None = None,
+                     tier: Tier | None = None) -> int | None:
+        return history.log_decision(self, decision, command, model=model, tier=tier)
+
+    def log_route(self, route: Route, command: str = "ask", *, model: str | None = None,
+                  tier: Tier | None = None) -> int | None:
+        return history.log_route(self, route, command, model=model, tier=tier)
+
+    def record(self, command: str, **fields: Any) -> int | None:
+        """One event in the usage log (profile, tier, model, confidence, abstained, text)."""
+        return history.record(self, command, **fields)
+
+    def history(self, limit: int = 5) -> History:
+        """The profiles used most, with which tiers of each are installed (Ollama asked briefly)."""
+        top = history.top_profiles(limit=limit)
+        state = installs.installed_state(self, quick=True) if top else None
+        installed = {u.profile: state.tiers(u.profile) if state else None for u in top}
+        return History(history.uses(top, installed), all(state.reachable.values()) if state else None)
+
+    # --- asking -----------------------------------------------------------------------------------
+
+    def ask(self, instruction: str, *, pasted: str | None = None, conversation: str | None = None,
+            tier: Tier | None = None, keep: bool = True) -> conversations.Answer:
+        """Route a prompt (and the conversation so far: `conversation="last"` or an id) to its profile's
+        installed model; iterate the result for the streamed answer."""
+        return conversations.ask(self, instruction, pasted=pasted, conversation=conversation, tier=tier, keep=keep)
+
+    def conversations(self) -> list[ConversationInfo]:
+        return [c.info() for c in conversations.stored()]
+
+    def delete_conversation(self, cid: str) -> None:
+        conversations.delete(cid)
+
+    def clear_conversations(self) -> int:
+        return conversations.clear()
+
+    def installed_model(self, decision_or_profile: Decision | str, tier: Tier | None = None) -> tuple[Model, str, str | None]:
+        return installs.installed_model(self, decision_or_profile, tier)
+
+    def answer_model(self, profile: str, tier: Tier | None = None) -> AnswerModel:
+        """The installed model that answers for a profile: the preferred tier, else the other one."""
+        return installs.answer_model(self, profile, tier)
+
+    # --- installing -------------------------------------------------------------------------------
+
+    def plan_install(self, names: Iterable[str], tier: InstallTier = "fit") -> InstallPlan:
+        """What installing these profiles would pull, where, and whether the disk has room. Changes nothing."""
+        return installs.plan_install(self, names, tier)
+
+    def install(self, plan: InstallPlan, progress: Progress | None = None) -> InstallOutcome:
+        return installs.install(self, plan, progress)
+
+    def plan_removal(self, name: str, tier: TierSelection = "all") -> RemovalPlan:
+        return installs.plan_removal(self, name, tier)
+
+    def remove(self, plan: RemovalPlan) -> Removal:
+        return Removal(plan, tuple(installs.remove(self, plan)))
+
+    def update_targets(self, names: Iterable[str] = ()) -> tuple[list[tuple[str, Model]], list[tuple[str, str]]]:
+        return updates.targets(self, names)
+
+    def update(self, names: Iterable[str] = (), progress: Progress | None = None) -> UpdateOutcome:
+        """Re-pull the installed models that follow "latest"."""
+        return updates.update(self, names, progress)
+
+    def update_reminder(self) -> str | None:
+        return updates.reminder(self)
+
+    def auto_install_due(self, decision: Decision) -> tuple[str, InstallTier] | None:
+        return installs.auto_install_due(self, decision)
+
+    def installed_state(self, *, quick: bool = False) -> InstalledState:
+        return installs.installed_state(self, quick=quick)
+
+    def status(self) -> Status:
+        """Servers, machine, and per profile and tier: installed, fits, speed, last update."""
+        return installs.status(self)
+
+    def storage_plan(self, names: Iterable[str] = (), tier: TierSelection = "all") -> StoragePlan:
+        """Disk for profiles with shared models counted once (all task profiles when none are named)."""
+        chosen = [self.profile(n) for n in dict.fromkeys(names)] or self.catalogue.of_kind("task")
+        return storage_plan(chosen, tier)
+
+    def profiles(self) -> list[Profile]:
+        return list(self.catalogue.values())
+
+    def memory_gb(self, model: Model) -> float:
+        """The memory a model needs at the default context, in GB."""
+        from recommender import hardware
+
+        return round(hardware.model_memory_bytes(model) / hardware.GB, 1)
+
+    # --- the usage log ----------------------------------------------------------------------------
+
+    def usage_stats(self, days: int | None = None) -> UsageStats:
+        """Uses per profile, with which tiers of each are installed (None where Ollama cannot be asked)."""
+        result = history.stats(self, days)
+        state = installs.installed_state(self, quick=True) if result.profiles else None
+        installed = {u.profile: state.tiers(u.profile) if state else None for u in result.profiles}
+        return UsageStats(result.total, days, history.uses(result.profiles, installed), dict(result.commands),
+                          all(state.reachable.values()) if state else None)
+
+    def usage_events(self, days: int | None = None) -> Iterator[usage.StoredEvent]:
+        return usage.events(days)
+
+    def correct(self, profile: str, *, text: str | None = None, event_id: int | None = None) -> Corrected:
+        """Relabel a task (given, or a logged suggestion: `event_id`, else the newest)."""
+        return history.correct(self, profile, text=text, event_id=event_id)
+
+    def train_personal(self, progress: Callable[[str], None] | None = None) -> Trained:
+        """Refit the classifier on the shipped data plus your corrections (no torch needed)."""
+        from recommender import personal  # numpy and the trainer: ~70 ms only `train --personal` pays
+
+        rows = usage.corrections()
+        catalogue = self.catalogue
+        seeds = {p.name: [p.description, *p.recommended_for] for p in catalogue.values() if p.is_user}
+        report = personal.train_personal([personal.Correction(c.text, c.profile) for c in rows],
+                                         known_profiles=set(catalogue), seeds=seeds, progress=progress)
+        return Trained(report.shipped_cv, report.personal_cv, report.corrections, report.labels, report.new_labels,
+                       report.ignored, personal.MIN_CORRECTIONS_FOR_NEW_PROFILE, report.saved_to)
+
+    # --- bench and export -------------------------------------------------------------------------
+
+    def bench(self, targets: Iterable[str] = (), tier: TierSelection = "all",
+              progress: Callable[[BenchTarget], None] | None = None) -> BenchReport:
+        """Measure installed models with prompts typical of their profile; the figures are kept."""
+        return bench_mod.measure(self, targets, tier, progress)
+
+    def export_litellm(self, names: Iterable[str] = ()) -> str:
+        from recommender import export
+
+        return export.litellm_yaml(self, names)
+
+
+# --- what needs no session ---------------------------------------------------------------------------
+
+
+def profile_names() -> list[str]:
+    """Every profile's name, bundled and the user's (shell completion)."""
+    from recommender.profiles import load_catalogue
+
+    return list(load_catalogue())
+
+
+def settings() -> Any:
+    """Every setting, typed; `.warnings` says what config.json got wrong."""
+    from recommender import config
+
+    return config.load()
+
+
+def setting_help() -> dict[str, str]:
+    from recommender import config
+
+    return {name: s.help for name, s in config.SETTINGS.items()}
+
+
+def show_setting(name: str, value: Any) -> str:
+    from recommender import config
+
+    return config.show(name, value)
+
+
+def check_setting(name: str) -> str:
+    from recommender import config
+
+    return config.check_name(name)
+
+
+def set_setting(name: str, value: str) -> Any:
+    """Parse, check and store one setting; returns the stored value."""
+    from recommender import config
+
+    return config.set_value(name, value)
+
+
+def unset_setting(name: str) -> Any:
+    """Back to the default; returns it."""
+    from recommender import config
+
+    config.unset(name)
+    return config.SETTINGS[name].default
+
+
+def usage_db_path() -> str:
+    from recommender import paths
+
+    return str(paths.usage_db_path())
+
+
+def clear_usage() -> int:
+    """Delete every recorded event (corrections, benchmark results and install state stay)."""
+    return usage.clear()
+
+
+def top_profiles(limit: int = 3, days: int | None = None) -> list[usage.ProfileUse]:
+    return history.top_profiles(limit=limit, days=days)
+
+
+def reset_personal() -> bool:
+    """Remove the personal model; True when there was one."""
+    from recommender import personal  # numpy: ~60 ms, only for `train`
+
+    return personal.reset()
+
+
+def write_text(path: Any, text: str) -> None:
+    """Write a file atomically (a reader sees the old or the new content)."""
+    from recommender import paths
+
+    paths.atomic_write_text(path, text)
+
+
+def serve(listen: str, *, host: str | None = None, api_key: str | None = None, log: bool = True,
+          key_env: str = "TASKPROF_SERVE_KEY", on_event: Callable[[str], None] = print) -> None:
+    """Run `taskprof serve` until Ctrl-C: check the address and key, load, bind, say where, serve."""
+    from recommender import (
+        serve as serve_mod,  # starlette, uvicorn and httpx load here, never for other commands
+    )
+    from recommender.errors import InputError
+
+    address = serve_mod.parse_listen(listen)
+    if api_key is not None and not api_key.strip():
+        raise InputError(f"--api-key / {key_env} is empty")
+    if not address.loopback and not api_key:
+        raise InputError(f"listening on {address.host} lets other machines in: give a key with --api-key "
+                         f"or {key_env} (clients send 'Authorization: Bearer <key>'), or listen on 127.0.0.1")
+    core = serve_mod.ServeSession(host=host, log=log)
+    on_event(f"taskprof serve: loading the classifier and asking Ollama ({', '.join(core.hosts)}) ...")
+    app = serve_mod.create_app(core, api_key=api_key, on_event=on_event)
+    sock = serve_mod.bind(address)
+    tiers = ", ".join(f"{tier} tier on {core.host(tier)}" for tier in ("fast", "quality"))
+    on_event(f"Listening on {address.url} ({tiers}); "
+             f"{'a key is required' if api_key else 'no key: loopback only'}; "
+             f"usage log {'on' if core.logging_on() else 'off'}. Ctrl-C stops.")
+    on_event(f"  ollama:  OLLAMA_HOST={address.url.removeprefix('http://')} ollama run taskprof/auto")
+    on_event(f"  openai:  base_url={address.url}/v1, model=taskprof/auto")
+    for message in core.drain_warnings():
+        on_event(f"Warning: {message}")
+    serve_mod.run(app, sock)
