@@ -24,15 +24,12 @@ LOG_TEXT_CHARS = 6144
 def record(session: Session, command: str, *, profile: str | None = None, tier: str | None = None,
            model: str | None = None, confidence: float | None = None, abstained: bool | None = None,
            text: str | None = None) -> int | None:
-    """Log one event unless logging is off; returns its id. The text is capped, or hashed with log_text off."""
+    """Log one event unless logging is off; returns its id. The text is capped here; with log_text off
+    usage.record keeps only its keyed hash."""
     if not session.logging_on():
         return None
     if text is not None:
         text = text[:LOG_TEXT_CHARS]
-        if not session.settings.get("log_text", True):
-            import hashlib  # not at module level: OpenSSL takes ~3 ms to load, on every suggest
-
-            text = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     logged = usage.record(usage.Event(command=command, profile=profile, tier=tier, model=model,
                                       confidence=confidence, abstained=abstained, text=text))
     session.warn(logged.warning)
@@ -98,7 +95,7 @@ def correct(session: Session, profile: str, *, text: str | None = None, event_id
         if event is None or event.command not in ("suggest", "ask") or not event.text:
             raise InputError(f"no logged suggestion #{event_id}" if event_id is not None else
                              'no suggestion to correct yet: pass --text "the task" PROFILE')
-        if event.text.startswith("sha256:"):
+        if event.text.startswith((usage.HASH_PREFIX, "sha256:")):
             raise InputError(f"suggestion #{event.id} was logged without its text (log_text is false): "
                              'use --text "the task" PROFILE')
         text, predicted, event_id = event.text, event.profile, event.id

@@ -216,19 +216,22 @@ def _profile_files(folder: Path) -> list[Path]:
     return [f for f in sorted(folder.glob("*.json")) if f.name != "schema.json"]
 
 
+PROFILE_BYTES = 256_000  # a profile is a few kB
+
+
 def load_profile_file(file: Path, *, validate: bool = True) -> Profile:
     """One profile file, checked against profiles/schema.json unless validate=False.
 
     Any problem is a ProfileError of one line: file, field and what is wrong.
     """
+    from recommender import files  # size cap, regular files only (no FIFO, no /dev/zero), depth-limited JSON
+
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ProfileError(f"{file}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except OSError as exc:
-        raise ProfileError(f"{file}: cannot read: {exc.strerror}") from None
+        raw = files.read_json(file, max_bytes=PROFILE_BYTES, within=file.parent)
+    except files.DamagedFile as exc:
+        raise ProfileError(str(exc)) from None
+    if raw is None:
+        raise ProfileError(f"{file}: cannot read: No such file or directory")
     try:
         if validate:
             _check_schema(raw)

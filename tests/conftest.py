@@ -15,6 +15,13 @@ from recommender.cli import cli
 pytest_plugins = ["tests.ollama_server"]
 
 
+def pytest_configure(config):
+    # Folders the tests make by hand are private, as taskprof makes its own; otherwise taskprof's
+    # one-time "made the data dir private" note would appear in every test that prepares a file.
+    # tests/test_privacy.py makes readable folders on purpose.
+    os.umask(0o077)
+
+
 @pytest.fixture(autouse=True)
 def taskprof_home(tmp_path, monkeypatch):
     """Every test gets its own data directory: no test touches the real one."""

@@ -88,7 +88,7 @@ def test_corrupt_database_still_works_through_cli(run):
     assert "document-intelligence" in result.output
     warnings = [line for line in result.stderr.splitlines() if "usage log" in line]
     assert len(warnings) == 1 and "moved it to" in warnings[0], result.stderr
-    assert list(db.parent.glob("usage.db.corrupt-*"))
+    assert list(db.parent.glob("usage.db.broken-*"))
 
 
 def test_config_commands(run):
