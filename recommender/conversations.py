@@ -3,8 +3,9 @@ continues the last one (as `llm -c` does) and `--cid ID` another.
 
 Why files and not usage.db: a conversation is a document read and written whole, holding the very
 text `log_text=false` promises not to keep; one file per conversation (mode 0600, written
-atomically) is deleted by removing it, and the usage log stays a log of events. With
-`log_text=false` nothing is stored and continuing says why.
+atomically, read through the guarded reader in files.py) is deleted by removing it, and the usage
+log stays a log of events (a conversation is one use per profile there). With `log_text=false`
+nothing is stored and continuing says why.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recommender import history, installs, paths, routing
+from recommender import files, history, installs, paths, routing
+from recommender.conversation import conversation_key, read_turns
 from recommender.errors import InputError
 from recommender.session import Session
 from recommender.types import AnswerModel, ConversationInfo, Route, Tier
@@ -53,19 +55,9 @@ class Conversation:
 
     def save(self) -> None:
         """Atomic (a reader sees the old file or the new one) and private (0600, in a 0700 folder)."""
-        folder = directory()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         body = json.dumps({"id": self.id, "profile": self.profile, "created": self.created,
                            "updated": self.updated, "messages": self.messages[-MAX_MESSAGES:]}, ensure_ascii=False)
-        target = folder / f"{self.id}.json"
-        tmp = folder / f".{self.id}.{os.getpid()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(body)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        files.write_text(directory() / f"{self.id}.json", body)
 
 
 def new_id() -> str:
@@ -79,23 +71,22 @@ def _path(cid: str) -> Path:
 
 
 def load(cid: str) -> Conversation:
-    path = _path(cid)
-    if not path.is_file():
-        raise InputError(f"no conversation '{cid}': `taskprof usage conversations` lists them")
-    return _read(path)
+    return _read(_path(cid))
 
 
 def _read(path: Path) -> Conversation:
     problem = f"conversation file {path} is damaged: `taskprof usage conversations --delete {path.stem}` removes it"
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(problem)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = files.read_json(path, max_bytes=MAX_FILE_BYTES, within=directory(), expect=dict)
+        if data is None:
+            raise InputError(f"no conversation '{path.stem}': `taskprof usage conversations` lists them")
         messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in data["messages"]
                     if m.get("role") in ("user", "assistant")]
         return Conversation(str(data["id"]), data.get("profile"), messages, str(data.get("created", "")),
                             str(data.get("updated", "")))
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+    except files.DamagedFile as exc:
+        raise InputError(f"{exc}; `taskprof usage conversations --delete {path.stem}` removes it") from None
+    except (KeyError, TypeError, AttributeError):
         raise InputError(problem) from None
 
 
@@ -183,7 +174,14 @@ class Answer:
             self._conversation.messages = [*self._messages, {"role": "assistant", "content": self.text}]
             self._conversation.profile = self.route.profile
             self._conversation.updated = _now()
-            self._conversation.save()
+            try:
+                self._conversation.save()
+            except files.WriteFailed as exc:  # the answer was given; only its keeping failed
+                self.conversation_id = None
+                home = str(paths.data_dir())
+                # One warning per cause: a data directory that cannot be written was named already.
+                if not any(home in w for w in self._session.warnings):
+                    self._session.warn(f"conversation not kept for `ask -c`: {exc}")
 
 
 def ask(session: Session, instruction: str, *, pasted: str | None = None, conversation: str | None = None,
@@ -200,8 +198,10 @@ def ask(session: Session, instruction: str, *, pasted: str | None = None, conver
     messages = [*(current.messages if current else []), {"role": "user", "content": text}]
     route = routing.route(session, messages)
     model = installs.answer_model(session, route.profile, tier or route.tier)
-    if route.route != "kept":  # a conversation is a use of each profile it goes to, not of every turn
-        route = replace(route, id=history.log_route(session, route, "ask", model=model.ref, tier=model.tier))
+    # The usage log keeps a conversation as one use per profile it goes to, not one per turn.
+    key = conversation_key(read_turns(messages))
+    route = replace(route, id=history.log_route(session, route, "ask", model=model.ref, tier=model.tier,
+                                                conversation=key))
     if current is None and keep and text_kept:
         current = Conversation(new_id())
     return Answer(session, route, model, current if text_kept and keep else None, messages)
