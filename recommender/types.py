@@ -148,12 +148,16 @@ def _r(value: float | None, digits: int = 4) -> float | None:
 
 @dataclass(frozen=True)
 class Scored:
+    """A profile and the classifier's confidence in it."""
+
     profile: str
     confidence: float
 
 
 @dataclass(frozen=True)
 class SimilarExample:
+    """A training example near the task: why the classifier leans the way it does."""
+
     text: str
     profile: str
     similarity: float
