@@ -260,9 +260,11 @@ class Route:
     text: str  # the latest user turn: what is logged
     id: int | None = None
 
-    def log(self, tp: Taskprof, command: str = "ask", *, model: str | None = None,
-            tier: Tier | None = None) -> Route:
-        return replace(self, id=tp.log_route(self, command, model=model, tier=tier))
+    def log(self, tp: Taskprof, command: str = "ask", *, model: str | None = None, tier: Tier | None = None,
+            conversation: str | None = None) -> Route:
+        """Record this turn as a use; with `conversation` (conversation.conversation_key of the messages)
+        the usage log keeps one use per (conversation, profile), however many turns it has."""
+        return replace(self, id=tp.log_route(self, command, model=model, tier=tier, conversation=conversation))
 
     def to_json(self) -> JSON:
         return {"id": self.id, "profile": self.profile, "route": self.route, "confidence": _r(self.confidence),
