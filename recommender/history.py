@@ -7,10 +7,15 @@ usage.py owns the database (open, migrate, query); this module decides what a wo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from recommender import usage
 from recommender.errors import InputError, TaskprofError
 from recommender.session import Session
-from recommender.types import Corrected, Decision, ProfileUse, Route, Tier
+from recommender.types import Decision, Route, Tier
+
+if TYPE_CHECKING:
+    from recommender.results import Corrected, ProfileUse
 
 # How much of a task the usage log keeps: what the encoder reads, no more (a pasted diff is not kept whole).
 LOG_TEXT_CHARS = 6144
@@ -61,6 +66,8 @@ def top_profiles(limit: int = 5, days: int | None = None) -> list[usage.ProfileU
 
 
 def uses(rows: list[usage.ProfileUse] | tuple[usage.ProfileUse, ...], installed: dict[str, str | None]) -> tuple[ProfileUse, ...]:
+    from recommender.results import ProfileUse  # not for suggest: see recommender.results
+
     return tuple(ProfileUse(u.profile, u.uses, u.share, u.last_used, u.top_tier, installed.get(u.profile))
                  for u in rows)
 
@@ -92,6 +99,8 @@ def correct(session: Session, profile: str, *, text: str | None = None, event_id
             raise InputError(f"suggestion #{event.id} was logged without its text (log_text is false): "
                              'use --text "the task" PROFILE')
         text, predicted, event_id = event.text, event.profile, event.id
+    from recommender.results import Corrected  # not for suggest: see recommender.results
+
     stored = usage.record_correction(text=text, profile=target.name, predicted=predicted)
     return Corrected(event_id, text, target.name, predicted, stored)
 

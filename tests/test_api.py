@@ -258,6 +258,8 @@ def test_loopback_quality_host_memory_is_honoured(gpu_tier):
     plan = tp.plan_install(["programming"])  # fit: the quality tier fits its own server
     assert plan.tiers["programming"] == ("fast", "quality") and plan.left_out == ()
     assert Taskprof(host=gpu_tier.host).machine("quality").total_bytes == 16 * GB  # --host: both tiers there
+    api.unset_setting("quality_host")  # the memory of quality_host, and there is none: this machine's
+    assert Taskprof().machine("quality").total_bytes == 16 * GB
 
 
 # --- the usage log -----------------------------------------------------------------------------------
@@ -394,3 +396,16 @@ def test_readme_python_api_example_runs(ollama_server, tmp_path):
     assert lines[0].split()[0] == "document-intelligence"
     assert lines[1].startswith("True [")
     assert lines[2].split()[:2] == ["data-work", "kept"]
+
+
+def test_a_cold_suggest_loads_no_install_workflow():
+    """suggest decides, logs and prints: the install, update, bench and conversation workflows and their
+    25 result dataclasses (~30 ms of a cold start) stay unloaded, as do the heavy libraries."""
+    code = ("import sys\nfrom recommender.cli import main\ntry:\n    main(['suggest', '--json', 'review this contract'])\n"
+            "except SystemExit:\n    pass\nprint(' '.join(sorted(sys.modules)), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    loaded = set(proc.stderr.split()[-1000:])
+    assert json.loads(proc.stdout)["profile"] == "document-intelligence"
+    unwanted = {"recommender.results", "recommender.installs", "recommender.updates", "recommender.bench",
+                "recommender.conversations", "ollama", "httpx", "torch", "sklearn", "starlette", "uvicorn"}
+    assert not unwanted & loaded, unwanted & loaded

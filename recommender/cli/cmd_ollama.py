@@ -26,10 +26,11 @@ from recommender.cli.common import (
     yes_option,
 )
 from recommender.cli.render import echo_json, style, table
-from recommender.types import InstallTier, Status, Tier, TierSelection
+from recommender.types import InstallTier, Tier, TierSelection
 
 if TYPE_CHECKING:
     from recommender.api import Taskprof
+    from recommender.types import Status
 
 TIER_NAMES: tuple[Tier, ...] = ("fast", "quality")
 
