@@ -409,3 +409,18 @@ def test_a_cold_suggest_loads_no_install_workflow():
     unwanted = {"recommender.results", "recommender.installs", "recommender.updates", "recommender.bench",
                 "recommender.conversations", "ollama", "httpx", "torch", "sklearn", "starlette", "uvicorn"}
     assert not unwanted & loaded, unwanted & loaded
+
+
+def test_a_damaged_conversation_file_is_named_and_passed_over(small, taskprof_home):
+    folder = taskprof_home / "conversations"
+    folder.mkdir(parents=True)
+    (folder / "0123456789ab.json").write_text("{not json")
+    (folder / "ba9876543210.json").write_text(json.dumps({"id": "ba9876543210", "profile": "programming",
+                                                          "updated": "2026-01-01T00:00:00+00:00",
+                                                          "messages": [{"role": "user", "content": "hi"}]}))
+    tp = Taskprof()
+    assert [c.id for c in tp.conversations()] == ["ba9876543210"]  # the damaged one is left out
+    with pytest.raises(InputError, match=r"0123456789ab\.json.*--delete 0123456789ab"):
+        tp.ask("more", conversation="0123456789ab")
+    tp.delete_conversation("0123456789ab")
+    assert not (folder / "0123456789ab.json").exists()
