@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from recommender import history, installs, paths, routing
+from recommender import files, history, installs, paths, routing
 from recommender.errors import InputError
 from recommender.session import Session
 from recommender.types import AnswerModel, ConversationInfo, Route, Tier
@@ -51,19 +51,9 @@ class Conversation:
 
     def save(self) -> None:
         """Atomic (a reader sees the old file or the new one) and private (0600, in a 0700 folder)."""
-        folder = directory()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         body = json.dumps({"id": self.id, "profile": self.profile, "created": self.created,
                            "updated": self.updated, "messages": self.messages[-MAX_MESSAGES:]}, ensure_ascii=False)
-        target = folder / f"{self.id}.json"
-        tmp = folder / f".{self.id}.{os.getpid()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(body)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        files.write_text(directory() / f"{self.id}.json", body)
 
 
 def new_id() -> str:
@@ -85,15 +75,13 @@ def load(cid: str) -> Conversation:
 
 def _read(path: Path) -> Conversation:
     problem = f"conversation file {path} is damaged: `taskprof usage conversations --delete {path.stem}` removes it"
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(problem)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = files.read_json(path, max_bytes=MAX_FILE_BYTES, within=path.parent, expect=dict)
         messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in data["messages"]
                     if m.get("role") in ("user", "assistant")]
         return Conversation(str(data["id"]), data.get("profile"), messages, str(data.get("created", "")),
                             str(data.get("updated", "")))
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+    except (files.DamagedFile, ValueError, KeyError, TypeError, AttributeError):
         raise InputError(problem) from None
 
 
@@ -181,7 +169,10 @@ class Answer:
             self._conversation.messages = [*self._messages, {"role": "assistant", "content": self.text}]
             self._conversation.profile = self.route.profile
             self._conversation.updated = _now()
-            self._conversation.save()
+            try:
+                self._conversation.save()
+            except files.WriteFailed as exc:  # the answer was given; only continuing it later is lost
+                self._session.warn(f"the conversation was not kept: {exc}")
 
 
 def ask(session: Session, instruction: str, *, pasted: str | None = None, conversation: str | None = None,

@@ -25,9 +25,7 @@ def record(session: Session, command: str, *, profile: str | None = None, tier: 
     if text is not None:
         text = text[:LOG_TEXT_CHARS]
         if not session.settings.get("log_text", True):
-            import hashlib  # not at module level: OpenSSL takes ~3 ms to load, on every suggest
-
-            text = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+            text = usage.keyed_hash(text)  # HMAC under this installation's key (usage.record would too)
     logged = usage.record(usage.Event(command=command, profile=profile, tier=tier, model=model,
                                       confidence=confidence, abstained=abstained, text=text))
     session.warn(logged.warning)
@@ -48,14 +46,20 @@ def log_route(session: Session, route: Route, command: str = "ask", *, model: st
 
 
 def counts(session: Session) -> dict[str, int]:
-    """Uses per profile, without the profiles the user removed (they break ties for no one)."""
+    """Uses per profile, without the profiles the user removed (they break ties for no one).
+
+    `logging false` never opens the log: no history. `--no-log` records nothing but still reads
+    history, quietly: a log that cannot be read is passed over without a word."""
+    if not session.settings.get("logging", True):
+        return {}
     try:
         found = usage.profile_counts()
     except TaskprofError as exc:
         session.warn(f"usage history not read: {exc}")
         return {}
     for message in usage.pop_warnings():
-        session.warn(message)
+        if session.log:
+            session.warn(message)
     return {name: n for name, n in found.items() if name not in session.state.removed}
 
 
@@ -91,7 +95,7 @@ def correct(session: Session, profile: str, *, text: str | None = None, event_id
         if event is None or event.command not in ("suggest", "ask") or not event.text:
             raise InputError(f"no logged suggestion #{event_id}" if event_id is not None else
                              'no suggestion to correct yet: pass --text "the task" PROFILE')
-        if event.text.startswith("sha256:"):
+        if event.text.startswith((usage.HASH_PREFIX, "sha256:")):
             raise InputError(f"suggestion #{event.id} was logged without its text (log_text is false): "
                              'use --text "the task" PROFILE')
         text, predicted, event_id = event.text, event.profile, event.id

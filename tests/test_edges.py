@@ -262,7 +262,7 @@ def test_ctrl_c_at_a_prompt_exits_130(coding):
     coding.install("qwen2.5-coder:7b")
     coding.install("qwen2.5-coder:32b")
     code, out = _in_terminal(["remove", "programming", "--host", coding.host], answer=b"\x03")
-    assert code == 130
+    assert code == 130, out
     assert "Traceback" not in out
     assert "qwen2.5-coder:32b" in coding.installed
 
@@ -365,8 +365,25 @@ def test_tier_without_install_is_a_usage_error(run):
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def _in_terminal(args: list[str], answer: bytes, timeout: float = 30) -> tuple[int, str]:
-    """Run the console script on a pseudo-terminal, answer its prompt, return (exit code, screen)."""
+def _reading_terminal(pid: int) -> bool:
+    """Is the process blocked reading its terminal? A ^C that lands after the prompt is written but
+    before the read starts is held until the read returns (the signal is noted, the read then waits
+    for a line), so the answer waits for the read. Where /proc cannot tell, True."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read().strip() in ("wait_woken", "n_tty_read")
+    except OSError:
+        return True
+
+
+def _in_terminal(args: list[str], answer: bytes, timeout: float = 90,
+                 prompt: bytes = b"? [y/N]: ") -> tuple[int, str]:
+    """Run the console script on a pseudo-terminal, answer its prompt, return (exit code, screen).
+
+    The answer goes only once the whole prompt is on the screen and the process is reading the
+    terminal: sent at the first sign of a question, a ^C could land before the read began and be
+    held until a line came, which failed on a loaded machine. A long deadline only bounds a hang;
+    nothing sleeps."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: stdin, stdout and stderr are the terminal
         os.execvpe(sys.executable, [sys.executable, "-m", "recommender", *args], os.environ)
@@ -383,7 +400,7 @@ def _in_terminal(args: list[str], answer: bytes, timeout: float = 30) -> tuple[i
             if not chunk:
                 break
             screen += chunk
-        if not answered and b"?" in screen and b"[" in screen:
+        if not answered and screen.rstrip(b" ").endswith(prompt.rstrip(b" ")) and _reading_terminal(pid):
             os.write(fd, answer)
             answered = True
     done, status = os.waitpid(pid, os.WNOHANG)
