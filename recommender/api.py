@@ -20,6 +20,7 @@ from typing import Any
 
 from recommender import bench as bench_mod
 from recommender import conversations, history, installs, routing, updates, usage
+from recommender.errors import TaskprofError
 from recommender.profiles import Model, Profile, StoragePlan, storage_plan
 from recommender.session import Session
 from recommender.types import (
@@ -280,10 +281,19 @@ def reset_personal() -> bool:
 
 
 def write_text(path: Any, text: str) -> None:
-    """Write a file atomically (a reader sees the old or the new content)."""
+    """Write a file atomically (a reader sees the old or the new content). A missing folder is an
+    error, not created: a typo in a path should not leave a new folder tree behind."""
+    from pathlib import Path
+
     from recommender import paths
 
-    paths.atomic_write_text(path, text)
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise TaskprofError(f"cannot write {path}: the folder {folder} does not exist (create it first)")
+    try:
+        paths.atomic_write_text(Path(path), text)
+    except OSError as exc:
+        raise TaskprofError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def serve(listen: str, *, host: str | None = None, api_key: str | None = None, log: bool = True,
