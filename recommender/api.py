@@ -16,36 +16,37 @@ failures are `recommender.errors.TaskprofError`; warnings collect in `tp.warning
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from recommender import bench as bench_mod
-from recommender import conversations, history, installs, routing, updates, usage
+from recommender import history, routing, usage
 from recommender.errors import TaskprofError
 from recommender.profiles import Model, Profile, StoragePlan, storage_plan
 from recommender.session import Session
-from recommender.types import (
-    AnswerModel,
-    BenchReport,
-    BenchTarget,
-    ConversationInfo,
-    Corrected,
-    Decision,
-    History,
-    InstalledState,
-    InstallOutcome,
-    InstallPlan,
-    InstallTier,
-    Progress,
-    Removal,
-    RemovalPlan,
-    Route,
-    Status,
-    Tier,
-    TierSelection,
-    Trained,
-    UpdateOutcome,
-    UsageStats,
-)
+from recommender.types import Decision, InstallTier, Progress, Route, Tier, TierSelection
+
+if TYPE_CHECKING:
+    from recommender.conversations import Answer
+    from recommender.results import (
+        AnswerModel,
+        BenchReport,
+        BenchTarget,
+        ConversationInfo,
+        Corrected,
+        History,
+        InstalledState,
+        InstallOutcome,
+        InstallPlan,
+        Removal,
+        RemovalPlan,
+        Status,
+        Trained,
+        UpdateOutcome,
+        UsageStats,
+    )
+
+# installs, updates, bench and conversations are imported inside the methods that use them
+# ("# lazy" below): with the 25 result dataclasses they build they cost ~30 ms at import, which a
+# cold `taskprof suggest` (decide, log, print) never needs.
 
 __all__ = ["Model", "Profile", "Taskprof"]
 
@@ -88,68 +89,112 @@ class Taskprof(Session):
 
     def history(self, limit: int = 5) -> History:
         """The profiles used most, with which tiers of each are installed (Ollama asked briefly)."""
+        from recommender import installs  # lazy
+
         top = history.top_profiles(limit=limit)
         state = installs.installed_state(self, quick=True) if top else None
         installed = {u.profile: state.tiers(u.profile) if state else None for u in top}
+        from recommender.results import History
+
         return History(history.uses(top, installed), all(state.reachable.values()) if state else None)
 
     # --- asking -----------------------------------------------------------------------------------
 
     def ask(self, instruction: str, *, pasted: str | None = None, conversation: str | None = None,
-            tier: Tier | None = None, keep: bool = True) -> conversations.Answer:
+            tier: Tier | None = None, keep: bool = True) -> Answer:
         """Route a prompt (and the conversation so far: `conversation="last"` or an id) to its profile's
         installed model; iterate the result for the streamed answer."""
+        from recommender import conversations  # lazy
+
         return conversations.ask(self, instruction, pasted=pasted, conversation=conversation, tier=tier, keep=keep)
 
     def conversations(self) -> list[ConversationInfo]:
+        from recommender import conversations  # lazy
+
         return [c.info() for c in conversations.stored()]
 
     def delete_conversation(self, cid: str) -> None:
+        from recommender import conversations  # lazy
+
         conversations.delete(cid)
 
     def clear_conversations(self) -> int:
+        from recommender import conversations  # lazy
+
         return conversations.clear()
 
     def installed_model(self, decision_or_profile: Decision | str, tier: Tier | None = None) -> tuple[Model, str, str | None]:
+        from recommender import installs  # lazy
+
         return installs.installed_model(self, decision_or_profile, tier)
 
     def answer_model(self, profile: str, tier: Tier | None = None) -> AnswerModel:
         """The installed model that answers for a profile: the preferred tier, else the other one."""
+        from recommender import installs  # lazy
+
         return installs.answer_model(self, profile, tier)
 
     # --- installing -------------------------------------------------------------------------------
 
     def plan_install(self, names: Iterable[str], tier: InstallTier = "fit") -> InstallPlan:
         """What installing these profiles would pull, where, and whether the disk has room. Changes nothing."""
+        from recommender import installs  # lazy
+
         return installs.plan_install(self, names, tier)
 
     def install(self, plan: InstallPlan, progress: Progress | None = None) -> InstallOutcome:
+        from recommender import installs  # lazy
+
         return installs.install(self, plan, progress)
 
     def plan_removal(self, name: str, tier: TierSelection = "all") -> RemovalPlan:
+        from recommender import installs  # lazy
+
         return installs.plan_removal(self, name, tier)
 
     def remove(self, plan: RemovalPlan) -> Removal:
+        from recommender import installs  # lazy
+        from recommender.results import Removal
+
         return Removal(plan, tuple(installs.remove(self, plan)))
 
     def update_targets(self, names: Iterable[str] = ()) -> tuple[list[tuple[str, Model]], list[tuple[str, str]]]:
+        """(host, model) pairs `update` would pull and the pinned ones it holds. Every server is asked
+        first, so a stopped Ollama is one clear error rather than an empty list."""
+        from recommender import updates  # lazy
+
+        for host in self.hosts:
+            self.server(host).version()
         return updates.targets(self, names)
 
     def update(self, names: Iterable[str] = (), progress: Progress | None = None) -> UpdateOutcome:
         """Re-pull the installed models that follow "latest"."""
+        from recommender import updates  # lazy
+
         return updates.update(self, names, progress)
 
     def update_reminder(self) -> str | None:
+        from recommender import updates  # lazy
+
         return updates.reminder(self)
 
     def auto_install_due(self, decision: Decision) -> tuple[str, InstallTier] | None:
+        """(profile, tier) when auto_install is on and this suggestion should pull a missing tier."""
+        if not self.settings.get("auto_install"):
+            return None  # the usual case, decided without loading the install workflow
+        from recommender import installs  # lazy
+
         return installs.auto_install_due(self, decision)
 
     def installed_state(self, *, quick: bool = False) -> InstalledState:
+        from recommender import installs  # lazy
+
         return installs.installed_state(self, quick=quick)
 
     def status(self) -> Status:
         """Servers, machine, and per profile and tier: installed, fits, speed, last update."""
+        from recommender import installs  # lazy
+
         return installs.status(self)
 
     def storage_plan(self, names: Iterable[str] = (), tier: TierSelection = "all") -> StoragePlan:
@@ -170,9 +215,13 @@ class Taskprof(Session):
 
     def usage_stats(self, days: int | None = None) -> UsageStats:
         """Uses per profile, with which tiers of each are installed (None where Ollama cannot be asked)."""
+        from recommender import installs  # lazy
+
         result = history.stats(self, days)
         state = installs.installed_state(self, quick=True) if result.profiles else None
         installed = {u.profile: state.tiers(u.profile) if state else None for u in result.profiles}
+        from recommender.results import UsageStats
+
         return UsageStats(result.total, days, history.uses(result.profiles, installed), dict(result.commands),
                           all(state.reachable.values()) if state else None)
 
@@ -192,6 +241,8 @@ class Taskprof(Session):
         seeds = {p.name: [p.description, *p.recommended_for] for p in catalogue.values() if p.is_user}
         report = personal.train_personal([personal.Correction(c.text, c.profile) for c in rows],
                                          known_profiles=set(catalogue), seeds=seeds, progress=progress)
+        from recommender.results import Trained
+
         return Trained(report.shipped_cv, report.personal_cv, report.corrections, report.labels, report.new_labels,
                        report.ignored, personal.MIN_CORRECTIONS_FOR_NEW_PROFILE, report.saved_to)
 
@@ -200,7 +251,9 @@ class Taskprof(Session):
     def bench(self, targets: Iterable[str] = (), tier: TierSelection = "all",
               progress: Callable[[BenchTarget], None] | None = None) -> BenchReport:
         """Measure installed models with prompts typical of their profile; the figures are kept."""
-        return bench_mod.measure(self, targets, tier, progress)
+        from recommender import bench  # lazy
+
+        return bench.measure(self, targets, tier, progress)
 
     def export_litellm(self, names: Iterable[str] = ()) -> str:
         from recommender import export
@@ -269,8 +322,9 @@ def clear_usage() -> int:
     return usage.clear()
 
 
-def top_profiles(limit: int = 3, days: int | None = None) -> list[usage.ProfileUse]:
-    return history.top_profiles(limit=limit, days=days)
+def top_profiles(limit: int = 3, days: int | None = None, min_uses: int = 1) -> list[usage.ProfileUse]:
+    """The most used profiles, each used at least `min_uses` times (`usage auto-install`)."""
+    return [u for u in history.top_profiles(limit=limit, days=days) if u.uses >= min_uses]
 
 
 def reset_personal() -> bool:

@@ -7,10 +7,15 @@ usage.py owns the database (open, migrate, query); this module decides what a wo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from recommender import usage
 from recommender.errors import InputError, TaskprofError
 from recommender.session import Session
-from recommender.types import Corrected, Decision, ProfileUse, Route, Tier
+from recommender.types import Decision, Route, Tier
+
+if TYPE_CHECKING:
+    from recommender.results import Corrected, ProfileUse
 
 # How much of a task the usage log keeps: what the encoder reads, no more (a pasted diff is not kept whole).
 LOG_TEXT_CHARS = 6144
@@ -18,16 +23,16 @@ LOG_TEXT_CHARS = 6144
 
 def record(session: Session, command: str, *, profile: str | None = None, tier: str | None = None,
            model: str | None = None, confidence: float | None = None, abstained: bool | None = None,
-           text: str | None = None) -> int | None:
-    """Log one event unless logging is off; returns its id. The text is capped, or hashed with log_text off."""
+           text: str | None = None, conversation: str | None = None, route: str | None = None) -> int | None:
+    """Log one event unless logging is off; returns its id. The text is capped here; with log_text off
+    usage.record keeps only its keyed hash."""
     if not session.logging_on():
         return None
     if text is not None:
         text = text[:LOG_TEXT_CHARS]
-        if not session.settings.get("log_text", True):
-            text = usage.keyed_hash(text)  # HMAC under this installation's key (usage.record would too)
     logged = usage.record(usage.Event(command=command, profile=profile, tier=tier, model=model,
-                                      confidence=confidence, abstained=abstained, text=text))
+                                      confidence=confidence, abstained=abstained, text=text,
+                                      conversation=conversation, route=route))
     session.warn(logged.warning)
     return logged.id
 
@@ -40,26 +45,22 @@ def log_decision(session: Session, decision: Decision, command: str = "suggest",
 
 
 def log_route(session: Session, route: Route, command: str = "ask", *, model: str | None = None,
-              tier: Tier | None = None) -> int | None:
+              tier: Tier | None = None, conversation: str | None = None) -> int | None:
+    """A routed turn. With `conversation` (its key), the log keeps one use per (conversation, profile)."""
     return record(session, command, profile=route.profile, tier=tier or route.tier, model=model,
-                  confidence=route.confidence, abstained=False, text=route.text)
+                  confidence=route.confidence, abstained=False, text=route.text, conversation=conversation,
+                  route=route.route)
 
 
 def counts(session: Session) -> dict[str, int]:
-    """Uses per profile, without the profiles the user removed (they break ties for no one).
-
-    `logging false` never opens the log: no history. `--no-log` records nothing but still reads
-    history, quietly: a log that cannot be read is passed over without a word."""
-    if not session.settings.get("logging", True):
-        return {}
+    """Uses per profile, without the profiles the user removed (they break ties for no one)."""
     try:
         found = usage.profile_counts()
     except TaskprofError as exc:
         session.warn(f"usage history not read: {exc}")
         return {}
     for message in usage.pop_warnings():
-        if session.log:
-            session.warn(message)
+        session.warn(message)
     return {name: n for name, n in found.items() if name not in session.state.removed}
 
 
@@ -68,6 +69,8 @@ def top_profiles(limit: int = 5, days: int | None = None) -> list[usage.ProfileU
 
 
 def uses(rows: list[usage.ProfileUse] | tuple[usage.ProfileUse, ...], installed: dict[str, str | None]) -> tuple[ProfileUse, ...]:
+    from recommender.results import ProfileUse  # not for suggest: see recommender.results
+
     return tuple(ProfileUse(u.profile, u.uses, u.share, u.last_used, u.top_tier, installed.get(u.profile))
                  for u in rows)
 
@@ -99,6 +102,8 @@ def correct(session: Session, profile: str, *, text: str | None = None, event_id
             raise InputError(f"suggestion #{event.id} was logged without its text (log_text is false): "
                              'use --text "the task" PROFILE')
         text, predicted, event_id = event.text, event.profile, event.id
+    from recommender.results import Corrected  # not for suggest: see recommender.results
+
     stored = usage.record_correction(text=text, profile=target.name, predicted=predicted)
     return Corrected(event_id, text, target.name, predicted, stored)
 

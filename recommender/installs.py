@@ -160,7 +160,7 @@ def _after_install(session: Session, plan: InstallPlan, outcome: InstallOutcome,
         seed_state(current, seed)
         for name, tiers in plan.tiers.items():
             p = session.profile(name)
-            done = {t for t in tiers if all(m.ref in have for m in p.models_for(t))}
+            done: set[str] = {t for t in tiers if all(m.ref in have for m in p.models_for(t))}
             current.mark_installed(name, done)
         for m in plan.models:
             found = listings.get(m.host, {}).get(m.ref)
@@ -274,7 +274,8 @@ def installed_model(session: Session, decision_or_profile: Decision | str,
     else:
         profile = session.profile(decision_or_profile)
         preferred = tier or session.tier_choice(profile).tier
-    for t in (preferred, "quality" if preferred == "fast" else "fast"):
+    other: Tier = "quality" if preferred == "fast" else "fast"
+    for t in (preferred, other):
         for m in profile.models_for(t):
             host = session.host(t)
             if m.ref in session.listing(host):

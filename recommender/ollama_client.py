@@ -156,7 +156,7 @@ class Server:
             return str(response.json().get("version", "unknown"))
 
         try:
-            return self._call("report its version", get)
+            return str(self._call("report its version", get))
         except OllamaUnavailable:
             # Refused or silent for REACH_TIMEOUT seconds: either way, nobody to talk to.
             raise unreachable(self.host) from None

@@ -11,7 +11,7 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,7 @@ class Catalogue(Mapping[str, Profile]):
     def __getitem__(self, name: str) -> Profile:
         return self._by_name[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._by_name)
 
     def __len__(self) -> int:
@@ -253,7 +253,7 @@ class _Invalid(Exception):
 
 
 @functools.cache
-def _schema_validator():
+def _schema_validator() -> tuple[Callable[..., Any], type[Exception]]:
     # Imported and compiled on first use only: ~25 ms that a catalogue of bundled files never pays.
     import fastjsonschema
 

@@ -132,12 +132,15 @@ class Session:
     def machine(self, tier: Tier | str) -> hardware.Machine | None:
         """The memory a tier's model runs in; None for a remote server whose memory was not given.
 
-        `<tier>_host_memory` describes whatever server holds the tier, loopback included: an SSH tunnel
-        to a GPU box is 127.0.0.1 here. --host sends both tiers elsewhere, so it no longer applies."""
+        `<tier>_host_memory` describes the server `<tier>_host` names, loopback included (an SSH tunnel
+        to a GPU box is 127.0.0.1 here), or a remote OLLAMA_HOST. --host sends both tiers elsewhere,
+        so it no longer applies."""
         configured = self.settings.get(f"{tier}_host_memory")
-        if configured and self.host_flag is None:
+        host = self.host(tier)
+        local = ollama_client.is_local(host)
+        if configured and self.host_flag is None and (self.settings.get(f"{tier}_host") or not local):
             return hardware.Machine(int(configured), None, None, False, f"{tier}_host_memory")
-        if ollama_client.is_local(self.host(tier)) or self.memory:
+        if local or self.memory:
             return self._local_machine
         return None
 

@@ -26,10 +26,11 @@ from recommender.cli.common import (
     yes_option,
 )
 from recommender.cli.render import echo_json, style, table
-from recommender.types import Status, Tier
+from recommender.types import InstallTier, Tier, TierSelection
 
 if TYPE_CHECKING:
     from recommender.api import Taskprof
+    from recommender.types import Status
 
 TIER_NAMES: tuple[Tier, ...] = ("fast", "quality")
 
@@ -53,7 +54,7 @@ def _remind(core: Taskprof) -> None:
 @json_option
 @host_option
 @no_log_option
-def install_cmd(profiles: tuple[str, ...], tier: str, yes: bool, dry_run: bool, as_json: bool, host: str | None,
+def install_cmd(profiles: tuple[str, ...], tier: InstallTier, yes: bool, dry_run: bool, as_json: bool, host: str | None,
                 no_log: bool) -> None:
     """Pull the models of one or more profiles into Ollama.
 
@@ -164,7 +165,7 @@ def _render_status(status: Status) -> None:
 @json_option
 @host_option
 @no_log_option
-def remove_cmd(profile: str, tier: str, yes: bool, as_json: bool, host: str | None, no_log: bool) -> None:
+def remove_cmd(profile: str, tier: TierSelection, yes: bool, as_json: bool, host: str | None, no_log: bool) -> None:
     """Delete a profile's models that no other installed profile still needs.
 
     A model stays when another profile you installed uses it on the same server (or, before taskprof
@@ -218,8 +219,6 @@ def update_cmd(profiles: tuple[str, ...], yes: bool, quiet: bool, as_json: bool,
       taskprof update --yes --quiet
     """
     core = session(host=host, no_log=no_log)
-    for h in core.hosts:
-        core.server(h).version()
     targets, pinned = core.update_targets(profiles)
     if not targets:
         if not quiet:

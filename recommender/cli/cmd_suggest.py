@@ -27,7 +27,7 @@ from recommender.cli.common import (
 )
 from recommender.cli.render import echo_json, gb, style
 from recommender.errors import InputError, TaskprofError
-from recommender.types import ENCODERS, Decision
+from recommender.types import ENCODERS, Decision, InstallTier
 
 if TYPE_CHECKING:
     from recommender.api import Taskprof
@@ -96,7 +96,9 @@ def _short(text: str, limit: int = 100) -> str:
 @click.option("--dry-run", is_flag=True, help="With --install: show the plan, download nothing.")
 @host_option
 @no_log_option
-def suggest_cmd(text, as_json, batch, encoder, memory, do_install, tier, yes, dry_run, host, no_log) -> None:
+def suggest_cmd(text: tuple[str, ...], as_json: bool, batch: bool, encoder: str, memory: str | None,
+                do_install: bool, tier: InstallTier | None, yes: bool, dry_run: bool, host: str | None,
+                no_log: bool) -> None:
     """Suggest the profile for a task described in plain words.
 
     The text comes from the arguments, or from standard input when piped. With no text at all,

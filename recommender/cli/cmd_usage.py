@@ -149,7 +149,7 @@ def auto_install_cmd(top: int, min_uses: int, tier: TierSelection, days: int | N
     Example:
       taskprof usage auto-install --top 2 --tier fast --dry-run
     """
-    used = [u for u in api.top_profiles(limit=top, days=days) if u.uses >= min_uses]
+    used = api.top_profiles(limit=top, days=days, min_uses=min_uses)
     if not used:
         click.echo(f"No profile has been used {min_uses}+ times yet: nothing to install.")
         return

@@ -10,7 +10,8 @@ import os
 import stat
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from recommender.api import Taskprof
 
 GB = 1_000_000_000
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 # --- options ----------------------------------------------------------------------------------
@@ -29,14 +31,14 @@ GB = 1_000_000_000
 def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion for profile names (bundled and the user's)."""
     try:
-        from recommender import api
+        from recommender.api import profile_names
 
-        return [name for name in api.profile_names() if name.startswith(incomplete)]
+        return [name for name in profile_names() if name.startswith(incomplete)]
     except Exception:  # completion must never print a traceback into the user's shell
         return []
 
 
-def profile_argument(name: str = "profile", **kwargs: Any):
+def profile_argument(name: str = "profile", **kwargs: Any) -> Callable[[FC], FC]:
     return click.argument(name, shell_complete=complete_profiles, **kwargs)
 
 

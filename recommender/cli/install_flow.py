@@ -14,10 +14,10 @@ import click
 from recommender.cli.common import GB, confirm, note, progress_reporter
 from recommender.cli.render import gb, style, table
 from recommender.errors import InstallRefused
-from recommender.types import InstallOutcome, InstallPlan, InstallTier
 
 if TYPE_CHECKING:
     from recommender.api import Taskprof
+    from recommender.types import InstallOutcome, InstallPlan, InstallTier
 
 
 def render_plan(plan: InstallPlan) -> None:
