@@ -80,8 +80,8 @@ class Taskprof(Session):
         return history.log_decision(self, decision, command, model=model, tier=tier)
 
     def log_route(self, route: Route, command: str = "ask", *, model: str | None = None,
-                  tier: Tier | None = None) -> int | None:
-        return history.log_route(self, route, command, model=model, tier=tier)
+                  tier: Tier | None = None, conversation: str | None = None) -> int | None:
+        return history.log_route(self, route, command, model=model, tier=tier, conversation=conversation)
 
     def record(self, command: str, **fields: Any) -> int | None:
         """One event in the usage log (profile, tier, model, confidence, abstained, text)."""

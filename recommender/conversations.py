@@ -44,6 +44,8 @@ def _now() -> str:
 
 @dataclass
 class Conversation:
+    """An `ask` conversation as kept on disk."""
+
     id: str
     profile: str | None = None
     messages: list[dict[str, str]] = field(default_factory=list)

@@ -33,6 +33,8 @@ MIN_MEMORY_BYTES = 256 * 2**20
 
 @dataclass(frozen=True)
 class Machine:
+    """The memory a model would run in: this machine's, or one described by a flag or a setting."""
+
     total_bytes: int
     available_bytes: int | None
     known_gpu_bytes: int | None
@@ -51,6 +53,8 @@ class Machine:
 
 @dataclass(frozen=True)
 class TierChoice:
+    """The tier to start a profile on, and why."""
+
     tier: Tier
     reason: str
     hint: str | None

@@ -193,6 +193,10 @@ class Session:
             self._listings[host] = self.server(host).installed()
         return self._listings[host]
 
+    def set_listing(self, host: str, models: dict[str, ollama_client.InstalledModel]) -> None:
+        """Take a server's model list fetched elsewhere (serve reads /api/tags itself, asynchronously)."""
+        self._listings[host] = models
+
     def chat_server(self, host: str) -> ollama_client.Server:
         """A server for answers: a big model may take minutes to load before the first token."""
         return self.server(host, read_timeout=ollama_client.CHAT_READ_TIMEOUT)

@@ -424,3 +424,25 @@ def test_a_damaged_conversation_file_is_named_and_passed_over(small, taskprof_ho
         tp.ask("more", conversation="0123456789ab")
     tp.delete_conversation("0123456789ab")
     assert not (folder / "0123456789ab.json").exists()
+
+
+def test_route_log_keeps_one_use_per_conversation_and_profile(small):
+    from recommender.conversation import conversation_key, read_turns
+
+    tp = Taskprof()
+    messages = [{"role": "user", "content": CODE}]
+    first = tp.route(messages).log(tp, "chat", model="qwen2.5-coder:7b", conversation=conversation_key(read_turns(messages)))
+    messages += [{"role": "assistant", "content": "def rev(xs): ..."},
+                 {"role": "user", "content": "now write a python unit test for that function"}]
+    again = tp.route(messages).log(tp, "chat", conversation=conversation_key(read_turns(messages)))
+    assert again.route == "kept" and again.id == first.id  # the same use, not a second one
+    assert [e.command for e in usage.events()] == ["chat"]
+
+
+def test_set_listing_is_what_installed_model_sees(small):
+    from recommender.ollama_client import InstalledModel
+
+    tp = Taskprof()
+    tp.set_listing(small.host, {"qwen2.5-coder:7b": InstalledModel("qwen2.5-coder:7b", 1, "d", "")})
+    assert tp.answer_model("programming", "fast").ref == "qwen2.5-coder:7b"  # no /api/tags asked
+    assert "/api/tags" not in small.paths_called()

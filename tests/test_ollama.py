@@ -543,7 +543,11 @@ def in_terminal(args: list[str], answer: bytes, timeout: float = 90) -> tuple[in
         if not answered and re.search(rb"\? \[[yY]/[nN]\]: *$", screen) and _reading_terminal(pid):
             os.write(fd, answer)
             answered = True
+    # The terminal closes a moment before the child is reaped: wait for it, up to the deadline.
     done, status = os.waitpid(pid, os.WNOHANG)
+    while done == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        done, status = os.waitpid(pid, os.WNOHANG)
     if done == 0:  # still running past the deadline: never leave the test hanging on it
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
