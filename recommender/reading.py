@@ -33,6 +33,9 @@ MAX_INSTRUCTION_WORDS = 50
 KIND_SAMPLE_CHARS = 20_000
 # Characters kept from each end of a huge paste: the instruction sits at one end.
 EDGE_CHARS = 4_000
+# Characters of the ask read past this point: twice what the encoder reads (encoder.MAX_CHARS, 6,144),
+# so its truncation flag still shows, and a bound on the regexes and the speller for a 1 MB text.
+READ_CHARS = 12_288
 ENGLISH = "en"
 UNDETERMINED = "und"
 PAYLOAD_KINDS = ("code", "legal", "table", "email", "transcript", "prose")
@@ -195,12 +198,14 @@ _CODE_LINE = _lazy(
     r"public |private |#include|package |fn |SELECT |INSERT |UPDATE |CREATE TABLE|@\w+|}\s*$|\{\s*$)|"
     r"[;{}]\s*$|=>|==|!=|\)\s*:\s*$|^\s{4,}\S)"
 )
-_EMAIL_HEADER = _lazy(r"^\s*(>\s*)?(from|to|subject|sent|cc|date|reply-to):\s", re.IGNORECASE | re.MULTILINE)
+# Line-anchored patterns start with [ \t]*, never \s*: with MULTILINE, \s* at each of n blank lines runs
+# over all the blank lines after it before failing, O(n^2) on a paste of empty lines (a minute for 1 MB).
+_EMAIL_HEADER = _lazy(r"^[ \t]*(>[ \t]*)?(from|to|subject|sent|cc|date|reply-to):\s", re.IGNORECASE | re.MULTILINE)
 _EMAIL_MARK = _lazy(r"-----\s*original message\s*-----|^on .{5,80} wrote:\s*$|^(best|kind) regards,?\s*$|^thanks,?\s*$",
                          re.IGNORECASE | re.MULTILINE)
-_SPEAKER_LINE = _lazy(r"^\s*(\[?\(?\d{1,2}:\d{2}(:\d{2})?\)?\]?\s*)?([A-Z][\w.'-]*( [A-Z][\w.'-]*){0,2}|SPEAKER \d+)\s*:\s+\S",
+_SPEAKER_LINE = _lazy(r"^[ \t]*(\[?\(?\d{1,2}:\d{2}(:\d{2})?\)?\]?[ \t]*)?([A-Z][\w.'-]*( [A-Z][\w.'-]*){0,2}|SPEAKER \d+)\s*:\s+\S",
                            re.MULTILINE)
-_TIMESTAMP = _lazy(r"^\s*\[?\(?\d{1,2}:\d{2}(:\d{2})?", re.MULTILINE)
+_TIMESTAMP = _lazy(r"^[ \t]*\[?\(?\d{1,2}:\d{2}(:\d{2})?", re.MULTILINE)
 _LEGAL = _lazy(
     r"\b(shall|hereby|herein|hereunder|thereof|whereas|licensee|licensor|licen[cs]ed|warrant(y|ies)|liabilit(y|ies)|"
     r"indemnif\w*|pursuant|notwithstanding|terms and conditions|agreement|part(y|ies)|obligations?|jurisdiction|"
@@ -449,7 +454,7 @@ def read(raw: str, *, glossed: bool = True) -> Reading:
     """
     text = " ".join(raw.split())
     instruction, kind = split_instruction(raw)
-    ask = instruction or text
+    ask = (instruction or text)[:READ_CHARS]
     language = detect_language(ask)
     focus = instruction
     if language not in (ENGLISH, UNDETERMINED):
@@ -472,6 +477,6 @@ def read(raw: str, *, glossed: bool = True) -> Reading:
         cleaned = drop_negated(cleaned)
         if cleaned != ask:
             focus = cleaned
-    model_text = focus if focus is not None else text
+    model_text = focus if focus is not None else text[:READ_CHARS]
     return Reading(text=text, model_text=model_text, focus=focus, payload_kind=kind, language=language,
                    language_supported=True, second_ask=second)
