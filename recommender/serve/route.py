@@ -201,11 +201,15 @@ class Router:
             raise NotServed(502, self.upstream.down[routed.host])
         if decision is not None and messages is not None:
             turns = read_turns(messages)
-            users = [t.text for t in turns if t.role == "user" and t.text.strip()]
-            p = decision.prediction
-            text = (p.focus or users[-1]) if p is not None and users else (users[-1] if users else None)
+            users = [t.text for t in turns if t.role == "user"]
+            # What decided, for the log; None when the latest user turn is empty (a client loading the
+            # model, or an empty message): no use is counted for it.
+            text = None
+            if users and users[-1].strip():
+                p = decision.prediction
+                text = p.focus if p is not None and p.focus else users[-1]
             routed = Routed(routed.model, routed.host, routed.profile, routed.tier, decision, routed.note,
-                            conversation_key(turns) if users else None, text)
+                            conversation_key(turns), text)
         return routed
 
     async def decide(self, messages: Sequence[Any]) -> ConversationDecision:
