@@ -112,3 +112,80 @@ def chat_body(model: str, text: str = "hello", **extra) -> dict:
     return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServeProcess:
+    """`taskprof serve` as its own process (for what it costs in memory and file descriptors)."""
+
+    def __init__(self, fake, home, *, nofile: tuple[int, int] | None = None, args: tuple[str, ...] = ()):
+        import os
+        import subprocess
+        import sys
+        import tempfile
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  closed by stop()
+        env = {**os.environ, "TASKPROF_HOME": str(home)}
+
+        def limits() -> None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "recommender", "serve", "--listen", f"127.0.0.1:{self.port}", "--host", fake.host,
+             *args], stderr=self.log, env=env, preexec_fn=limits if nofile else None)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(self.url + "/", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.proc.poll() is None, self.stderr()
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+
+    def status(self, field: str) -> int:
+        """A /proc/PID/status figure in kB (VmRSS, VmHWM), or a count (FDSize)."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise KeyError(field)
+
+    def open_files(self) -> int:
+        import os
+
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> str:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except Exception:
+                self.proc.kill()
+                raise
+        out = self.stderr()
+        self.log.close()
+        return out

@@ -116,11 +116,12 @@ class GuardedH11(H11Protocol):
 
     def _make_room(self) -> None:
         """Close the connection that has waited longest for a request head (this one if none other)."""
-        waiting = [c for c in self.connections
-                   if isinstance(c, GuardedH11) and c._waiting_since is not None and c is not self]
+        waiting = [c for c in self.connections if isinstance(c, GuardedH11) and c is not self
+                   and c._waiting_since is not None and not c.transport.is_closing()]
         victim: GuardedH11 = min(waiting, key=lambda c: c._waiting_since or 0.0) if waiting else self
-        if not victim.transport.is_closing():
-            victim.transport.close()
+        victim._waiting_since = None
+        victim._disarm()
+        victim.transport.close()
 
 
 def run(app: ASGIApp, sock: socket.socket, *, max_connections: int | None = None) -> None:
