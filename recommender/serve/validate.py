@@ -27,9 +27,11 @@ _STEP[list(b"]}")] = -1
 
 
 def depth(raw: bytes | bytearray) -> int:
-    """How deeply arrays and objects nest in a JSON text, strings aside; linear, in C."""
-    if b"[" not in raw and b"{" not in raw:
-        return 0
+    """How deeply arrays and objects nest in a JSON text, strings aside (exact past MAX_DEPTH brackets,
+    an upper bound below); linear, in C."""
+    opened = raw.count(b"[") + raw.count(b"{")
+    if opened <= MAX_DEPTH:
+        return opened  # no deeper than there are brackets (the usual chat body: a few dozen µs saved)
     data = bytes(raw)
     if b"\\" in data:
         data = _ESCAPE.sub(b"", data)
