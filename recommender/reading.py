@@ -18,7 +18,7 @@ text, so a 100 kB paste costs milliseconds.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from recommender import lexicon
 
@@ -59,7 +59,7 @@ class _lazy:
         self._args = (pattern, flags)
         self._compiled: re.Pattern[str] | None = None
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         if self._compiled is None:
             self._compiled = re.compile(*self._args)
         return getattr(self._compiled, name)
@@ -369,7 +369,7 @@ def meta_subject(text: str) -> str | None:
     for pattern in _META:
         m = pattern.match(text.strip())
         if m:
-            subject = m.group("x").strip(" ?.!")
+            subject = str(m.group("x")).strip(" ?.!")
             if subject:
                 return subject
     return None
