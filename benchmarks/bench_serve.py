@@ -155,30 +155,44 @@ async def streams(url: str, count: int, expected: dict[str, str], reply: str) ->
     ok = bad = 0
     gate = asyncio.Semaphore(64)
 
-    async def chat(client: httpx.AsyncClient, i: int) -> bool:
+    async def chat(client: httpx.AsyncClient, i: int) -> bool | str:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                return await _chat(client, i)
+            except httpx.HTTPError as exc:
+                return f"{type(exc).__name__} after {time.perf_counter() - started:.1f} s"
+
+    async def _chat(client: httpx.AsyncClient, i: int) -> bool | str:
         name = names[i % len(names)]
         model = expected[name]
-        async with gate, client.stream("POST", url + "/api/chat", json={
+        async with client.stream("POST", url + "/api/chat", json={
                 "model": name, "messages": [{"role": "user", "content": f"{TASKS[0]} (stream {i})"}]}) as response:
             if response.status_code != 200:
-                return False
+                return f"HTTP {response.status_code}: {(await response.aread())[:120]!r}"
             text, done = "", False
             async for line in response.aiter_lines():
                 part = json.loads(line)
                 if part.get("model") != model or "error" in part:
-                    return False
+                    return f"{name}: {str(part)[:160]}"
                 text += part["message"]["content"]
                 done = part.get("done", False)
-        return done and text == f"[{model}] {reply}"
+        return True if done and text == f"[{model}] {reply}" else f"{name}: incomplete {text[:80]!r}"
 
     started = time.perf_counter()
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
         results = await asyncio.gather(*(chat(client, i) for i in range(count)), return_exceptions=True)
+    reasons: dict[str, int] = {}
     for r in results:
         if r is True:
             ok += 1
         else:
             bad += 1
+            cause = r.__cause__ or r.__context__ if isinstance(r, BaseException) else None
+            why = r if isinstance(r, str) else f"{type(r).__name__}: {r} ({type(cause).__name__}: {cause})"
+            reasons[why[:100]] = reasons.get(why[:100], 0) + 1
+    for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:5]:
+        print(f"  {n} x {why}", file=sys.stderr)
     return ok, bad, time.perf_counter() - started
 
 

@@ -36,6 +36,10 @@ EDGE_CHARS = 4_000
 # Characters of the ask read past this point: twice what the encoder reads (encoder.MAX_CHARS, 6,144),
 # so its truncation flag still shows, and a bound on the regexes and the speller for a 1 MB text.
 READ_CHARS = 12_288
+# Of a longer text only these ends are kept: all that split_instruction reads of a huge paste (its two
+# EDGE_CHARS ends and KIND_SAMPLE_CHARS after the head), and READ_CHARS of its start, with room to spare.
+KEEP_HEAD = EDGE_CHARS + KIND_SAMPLE_CHARS + 4_000
+KEEP_TAIL = EDGE_CHARS + 1_000
 ENGLISH = "en"
 UNDETERMINED = "und"
 PAYLOAD_KINDS = ("code", "legal", "table", "email", "transcript", "prose")
@@ -452,6 +456,10 @@ def read(raw: str, *, glossed: bool = True) -> Reading:
     English (or an undetermined keyword) is read as it is; German, Spanish and French through the
     word-for-word gloss when `glossed`; any other language is not supported.
     """
+    if len(raw) > KEEP_HEAD + KEEP_TAIL + 1_000:
+        # A huge paste is read at its two ends and the start of its middle (split_instruction); the
+        # rest is never looked at, so it is not split, joined or copied either.
+        raw = raw[:KEEP_HEAD] + "\n\n" + raw[-KEEP_TAIL:]
     text = " ".join(raw.split())
     instruction, kind = split_instruction(raw)
     ask = (instruction or text)[:READ_CHARS]

@@ -529,6 +529,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of new connections overflows it and the
+    # kernel resets some after their request was sent (a ReadError for the client). Go's net/http, and
+    # so Ollama, listens with the system's maximum.
+    request_queue_size = 1024
     fake: FakeOllama
 
     def handle_error(self, request: Any, client_address: Any) -> None:

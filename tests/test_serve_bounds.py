@@ -61,12 +61,14 @@ PASTES = {
 def test_a_megabyte_or_a_long_word_is_read_in_bounded_time(model, kind):
     text = PASTES[kind]()
     times = []
-    for _ in range(3):
+    for _ in range(5):
         started = time.perf_counter()
         (p,) = model.predict([text], similar=0)
         times.append(time.perf_counter() - started)
     assert p.profile in model.labels
-    assert sorted(times)[1] < 0.1, (kind, times)  # the median of three, on a shared machine
+    # The best of five: the work itself, whatever else the shared machine runs meanwhile (a quadratic
+    # pattern took seconds to a minute here; bounded, each is ~10-40 ms on a quiet machine).
+    assert min(times) < 0.1, (kind, times)
 
 
 def test_what_the_head_reads_is_capped_but_the_truncation_still_shows(model):
@@ -80,15 +82,17 @@ def test_suggest_with_a_60000_letter_word_is_quick_and_small(taskprof_home):
     """The whole command in a subprocess: < 1 s wall and < 150 MB peak resident memory."""
     env = {**os.environ, "TASKPROF_HOME": str(taskprof_home)}
     code = ("import resource, subprocess, sys, time; s = time.perf_counter(); "
-            "r = subprocess.run(sys.argv[1:], capture_output=True); "
-            "print(time.perf_counter() - s, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+            "r = subprocess.run(sys.argv[1:], capture_output=True); u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+            "print(time.perf_counter() - s, u.ru_utime + u.ru_stime, u.ru_maxrss, r.returncode)")
     runs = []
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "recommender", "suggest", "--no-log",
                               "review " + _word(60_000)], capture_output=True, text=True, env=env, timeout=60)
-        wall, rss_kb, status = out.stdout.split()
+        wall, cpu, rss_kb, status = out.stdout.split()
         assert status == "0", out
-        runs.append((float(wall), int(rss_kb) / 1024))
-    walls = sorted(w for w, _ in runs)
-    assert walls[1] < 1.0, runs
-    assert max(m for _, m in runs) < 150, runs
+        runs.append((float(wall), float(cpu), int(rss_kb) / 1024))
+    # Wall time: the best of three (the machine is shared); CPU time: the median. It was 9.5 GB and
+    # minutes before the speller's length bound.
+    assert min(w for w, _, _ in runs) < 1.0, runs
+    assert sorted(c for _, c, _ in runs)[1] < 1.0, runs
+    assert max(m for _, _, m in runs) < 150, runs

@@ -27,7 +27,12 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEAD_TIMEOUT = 10.0  # seconds for a request line and headers (Go servers commonly use 10-30 s)
 BODY_TIMEOUT = 60.0  # seconds for the body after the head (32 MB at ~0.5 MB/s)
-KEEP_ALIVE_TIMEOUT = 5  # seconds an idle connection stays open between requests
+# Seconds an idle connection stays open between requests: longer than the idle expiry of the usual
+# clients (httpx, and so the ollama and openai Python clients, 5 s; Node's undici 4 s; Go 90 s), so
+# the client always closes first. At uvicorn's default of 5 s, a client reusing a connection idle for
+# ~5 s raced the server's close and lost its request (1-4 in 1,500 streamed chats here). Ollama itself
+# never closes an idle connection; the connection cap closes idle ones first when room is needed.
+KEEP_ALIVE_TIMEOUT = 120
 MAX_CONNECTIONS = 4096
 RESERVED_FILES = 128  # file descriptors kept for upstream connections, the log, the models
 
