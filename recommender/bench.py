@@ -8,10 +8,14 @@ token counts; time to first token is the wall clock from request to the first st
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 
-from recommender.installer import Server
-from recommender.profiles import params_from_ref
+from recommender import hardware, history, ollama_client, usage
+from recommender.errors import InputError
+from recommender.ollama_client import Server
+from recommender.profiles import check_name, params_from_ref
+from recommender.session import Session
+from recommender.types import BenchReport, BenchRun, BenchTarget, Tier, TierSelection
 
 NS = 1e9
 
@@ -65,39 +69,16 @@ def prompts_for(profile: str | None) -> tuple[str, ...]:
     return PROMPTS.get(profile or "", GENERAL_PROMPTS)
 
 
-@dataclass(frozen=True)
-class BenchRun:
-    model: str
-    profile: str | None
-    tier: str | None
-    responses: int
-    load_seconds: float
-    ttft_seconds: float
-    prompt_tokens_per_second: float | None
-    tokens_per_second: float | None
-    seconds_per_response: float
-    expected_seconds: tuple[int, int] | None
-
-    @property
-    def verdict(self) -> str:
-        if self.expected_seconds is None:
-            return "no estimate"
-        lo, hi = self.expected_seconds
-        if self.seconds_per_response < lo:
-            return "faster than expected"
-        return "as expected" if self.seconds_per_response <= hi else "slower than expected"
-
-
 # The catalogue's parser: one reading of "8b", "1.5b", "8x7b" for profiles and benchmarks alike.
 params_from_tag = params_from_ref
 
 
 def run(server: Server, ref: str, prompts: tuple[str, ...], *, profile: str | None = None,
-        tier: str | None = None, expected: tuple[int, int] | None = None) -> BenchRun:
+        tier: Tier | None = None, expected: tuple[int, int] | None = None) -> BenchRun:
     """Ask `ref` every prompt; the first answer's load time is the cold load."""
     load = ttft_total = 0.0
     eval_count = eval_ns = prompt_count = prompt_ns = 0
-    response_seconds = []
+    response_seconds: list[float] = []
     for i, prompt in enumerate(prompts):
         started = time.monotonic()
         first = None
@@ -133,3 +114,57 @@ def run(server: Server, ref: str, prompts: tuple[str, ...], *, profile: str | No
         seconds_per_response=round(sum(response_seconds) / max(len(response_seconds), 1), 3),
         expected_seconds=expected,
     )
+
+
+def targets(session: Session, names: Iterable[str], tier: TierSelection = "all") -> tuple[list[BenchTarget], list[str]]:
+    """What to measure: profiles' models of a tier, or models named by tag, each once, on the server of
+    its tier. Returns (installed targets, skipped refs)."""
+    names = list(names) or list(session.catalogue)
+    wanted: dict[str, BenchTarget] = {}
+    catalogue = session.catalogue
+    for target in names:
+        if target in catalogue:
+            for m in catalogue[target].models_for(tier):
+                wanted.setdefault(m.ref, BenchTarget(m.ref, session.host(m.tier), target, m.tier, m.params_b))
+            continue
+        ref = ollama_client.normal_ref(target)
+        # A model named directly: it answers the prompts of the first profile that has it, as that
+        # profile's tier — a pair that belongs together, not one profile's name with another's tier.
+        owner = next(((p, m) for p in catalogue.values() for m in p.models if m.ref == ref), None)
+        if owner is None and ":" not in target:
+            check_name(target)  # path-like names get the usual error
+            if ref not in session.listing(session.host("fast")):
+                raise InputError(f"'{target}' is neither a profile nor a model: try `taskprof profiles` "
+                                 "or a tag like llama3.1:8b")
+        if owner:
+            p, m = owner
+            wanted.setdefault(ref, BenchTarget(ref, session.host(m.tier), p.name, m.tier, m.params_b))
+        else:
+            wanted.setdefault(ref, BenchTarget(ref, session.host("fast"), None, None, params_from_tag(ref)))
+    present = [t for t in wanted.values() if t.ref in session.listing(t.host)]
+    skipped = [t.ref for t in wanted.values() if t.ref not in session.listing(t.host)]
+    return present, skipped
+
+
+def measure(session: Session, names: Iterable[str] = (), tier: TierSelection = "all",
+            progress: Callable[[BenchTarget], None] | None = None) -> BenchReport:
+    """Measure every installed target and keep the figures in the usage database (unless logging is
+    off), so `status` and `suggest` show measured seconds per answer instead of the estimate."""
+    for host in session.hosts:
+        session.server(host).version()  # one clear "not reachable" before any work
+    present, skipped = targets(session, names, tier)
+    runs = []
+    for t in present:
+        if progress is not None:
+            progress(t)
+        result = run(session.chat_server(t.host), t.ref, prompts_for(t.profile), profile=t.profile, tier=t.tier,
+                     expected=hardware.expected_seconds_for(t.params_b) if t.params_b else None)
+        runs.append(result)
+        if session.logging_on():
+            session.warn(usage.record_bench(
+                t.ref, tokens_per_second=result.tokens_per_second, seconds_per_response=result.seconds_per_response,
+                load_seconds=result.load_seconds, ttft_seconds=result.ttft_seconds,
+                prompt_tokens_per_second=result.prompt_tokens_per_second,
+            ))
+        history.record(session, "bench", profile=t.profile, tier=t.tier, model=t.ref)
+    return BenchReport(session.hosts, tuple(skipped), tuple(runs))

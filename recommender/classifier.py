@@ -7,7 +7,6 @@ encoder (the original sentence-transformer) is the accuracy reference and needs 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -90,7 +89,7 @@ class Classifier:
                 f"{model_dir / 'manifest.json'}: artifact format {self.manifest.get('format')!r}, "
                 f"this taskprof reads {ARTIFACT_FORMAT}; retrain with `python -m training.train`"
             )
-        head_manifest = self.manifest if head_dir is None else _read_json(head_dir / "manifest.json")
+        head_manifest = self.manifest if head_dir is None else _read_json(head_dir / "manifest.json", dict)
         self.labels: list[str] = list(head_manifest["labels"])
         self.task_labels = [label for label in self.labels if label != GENERAL]
         head = head_manifest["heads"][encoder]
@@ -266,7 +265,7 @@ def load(encoder: str = "static", *, model_dir: Path | None = None, personal: bo
     shipped = Classifier(model_dir, encoder)
     personal_dir = paths.personal_model_dir()
     if personal and encoder == "static" and (personal_dir / "manifest.json").is_file():
-        base = _read_json(personal_dir / "manifest.json").get("base_training_data")
+        base = _read_json(personal_dir / "manifest.json", dict).get("base_training_data")
         # A personal head refitted on older shipped data is stale after an upgrade: ignore it.
         if base == shipped.manifest["training_data"]["sha256"]:
             return Classifier(model_dir, encoder, head_dir=personal_dir)
@@ -317,13 +316,16 @@ def clean_text(text: str) -> str:
     return cleaned
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, expect: type | None = None) -> Any:
+    from recommender import files  # the one guarded read: size cap, regular file, depth-limited JSON
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{path} is missing: the classifier artifact is incomplete") from None
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"cannot read {path}: {exc}") from None
+        value = files.read_json(path, max_bytes=64_000_000, expect=expect)
+    except files.DamagedFile as exc:
+        raise ArtifactError(str(exc)) from None
+    if value is None:
+        raise ArtifactError(f"{path} is missing: the classifier artifact is incomplete")
+    return value
 
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -335,13 +337,14 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
         from recommender.encoder import read_safetensors
 
         return read_safetensors(path)
+    from recommender import files
+
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        return files.read_npz(path)
     except FileNotFoundError:
         raise ArtifactError(f"{path} is missing: the classifier artifact is incomplete") from None
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"cannot read {path}: {exc}") from None
+    except files.DamagedFile as exc:
+        raise ArtifactError(str(exc)) from None
 
 
 def _full_encoder(spec: dict[str, Any]):

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from recommender import paths
+from recommender import files, lock, paths
 from recommender.errors import InputError, TaskprofError
 
 
@@ -97,7 +97,7 @@ def _check_duration(seconds: Any) -> int | None:
 
 def _parse_host(text: str) -> str:
     # The installer's parser is the one every --host goes through; it imports no Ollama client.
-    from recommender.installer import resolve_host
+    from recommender.ollama_client import resolve_host
 
     if not text.strip():
         raise ValueError
@@ -115,13 +115,22 @@ def _check_host(value: Any) -> str | None:
     return _parse_host(value)
 
 
+# No machine has an exabyte of memory: a larger figure is a typo (and 400 digits would overflow a float).
+MAX_MEMORY_BYTES = 2**60
+
+
 def _parse_memory(text: str) -> int:
     from recommender.hardware import parse_size
 
     try:
-        return parse_size(text)
+        size = parse_size(text)
     except InputError as exc:
         raise ValueError(str(exc)) from None
+    except OverflowError:
+        size = MAX_MEMORY_BYTES + 1
+    if size > MAX_MEMORY_BYTES:
+        raise ValueError(f"'{text[:20]}{'...' if len(text) > 20 else ''}' is more memory than any machine has")
+    return size
 
 
 def _check_memory(value: Any) -> int | None:
@@ -129,7 +138,7 @@ def _check_memory(value: Any) -> int | None:
 
     if value is None:
         return None
-    if type(value) is not int or value < MIN_MEMORY_BYTES:
+    if type(value) is not int or not MIN_MEMORY_BYTES <= value <= MAX_MEMORY_BYTES:
         raise ValueError
     return value
 
@@ -179,34 +188,42 @@ KINDS: dict[str, Kind] = {
 
 # --- the settings in force ---------------------------------------------------------------------
 
+InstallTier = Literal["fast", "quality", "all"]
 
-class Settings(dict):
-    """Every setting by name, typed; read-only. `warnings` says, one line each, what the file got wrong.
 
-    A dict underneath so that `json.dumps(settings)` works as it does for any mapping of JSON values;
-    the methods that would change it are closed: settings change through `set_value` and `unset`.
+@dataclass(frozen=True)
+class Settings(Mapping[str, Any]):
+    """Every setting, typed; read-only. `warnings` says, one line each, what the file got wrong.
+
+    Also a read-only mapping by setting name (`settings.get("logging", True)`, `dict(settings)`), for
+    the callers that name a setting by string.
     """
 
-    __slots__ = ("warnings",)
+    logging: bool = True
+    log_text: bool = True
+    auto_install: bool = False
+    auto_install_after: int = 3
+    auto_install_tier: InstallTier = "fast"
+    update_every: int | None = None  # seconds
+    fast_host: str | None = None
+    quality_host: str | None = None
+    fast_host_memory: int | None = None  # bytes
+    quality_host_memory: int | None = None
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
-    def __init__(self, values: Mapping[str, Any], warnings: Iterable[str] = ()) -> None:
-        super().__init__(values)
-        self.warnings: tuple[str, ...] = tuple(warnings)
+    def __getitem__(self, name: str) -> Any:
+        if name not in SETTINGS:
+            raise KeyError(name)
+        return getattr(self, name)
 
-    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("settings are read-only: change them with config.set_value or config.unset")
+    def __iter__(self) -> Iterator[str]:
+        return iter(SETTINGS)
 
-    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
+    def __len__(self) -> int:
+        return len(SETTINGS)
 
-    # Copies and pickles would otherwise rebuild it item by item through the closed __setitem__.
-    def __copy__(self) -> Settings:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Settings:
-        return self
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return Settings, (dict(self), self.warnings)
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SETTINGS}
 
 
 def load(path: Path | None = None) -> Settings:
@@ -216,11 +233,12 @@ def load(path: Path | None = None) -> Settings:
     stands in for the value it concerns.
     """
     path = path or paths.config_path()
+    notes = [note] if (note := files.private_data_dir(path.parent)) else []
     values = {name: s.default for name, s in SETTINGS.items()}
     stored, problem = _read(path)
     if problem:
-        return Settings(values, [f"{problem}; using the default settings"])
-    warnings = []
+        return Settings(**values, warnings=(*notes, f"{problem}; using the default settings"))
+    warnings = list(notes)
     for name, raw in stored.items():
         if name not in SETTINGS:
             warnings.append(f"{path}: unknown setting '{name}' is ignored (`taskprof config list` shows the known ones)")
@@ -229,7 +247,7 @@ def load(path: Path | None = None) -> Settings:
         values[name] = value
         if warning:
             warnings.append(warning)
-    return Settings(values, warnings)
+    return Settings(**values, warnings=tuple(warnings))
 
 
 def _typed(name: str, raw: Any, path: Path) -> tuple[Any, str | None]:
@@ -251,10 +269,6 @@ def _typed(name: str, raw: Any, path: Path) -> tuple[Any, str | None]:
                            f"store it typed with `taskprof config set {name} {shlex.quote(raw.strip())}`")
     return setting.default, (f"{path}: {name} = {_brief(raw)} is not {kind.takes}; "
                              f"using the default, {kind.show(setting.default)}")
-
-
-_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
-               type(None): "null"}
 
 
 def _brief(value: Any) -> str:
@@ -287,21 +301,24 @@ def show(name: str, value: Any) -> str:
 
 
 def set_value(name: str, raw: str, path: Path | None = None) -> Any:
+    """Store one setting; read and rewritten under the state lock, so concurrent sets all land."""
     path = path or paths.config_path()
     value = parse(name, raw)
-    stored = _stored_for_writing(path)
-    stored[name] = value
-    paths.atomic_write_text(path, json.dumps(stored, indent=2) + "\n")
+    with lock.state_lock(f"taskprof config set {name}"):
+        stored = _stored_for_writing(path)
+        stored[name] = value
+        files.write_text(path, json.dumps(stored, indent=2) + "\n")
     return value
 
 
 def unset(name: str, path: Path | None = None) -> None:
     check_name(name)
     path = path or paths.config_path()
-    stored = _stored_for_writing(path)
-    if name in stored:
-        del stored[name]
-        paths.atomic_write_text(path, json.dumps(stored, indent=2) + "\n")
+    with lock.state_lock(f"taskprof config unset {name}"):
+        stored = _stored_for_writing(path)
+        if name in stored:
+            del stored[name]
+            files.write_text(path, json.dumps(stored, indent=2) + "\n")
 
 
 def _stored_for_writing(path: Path) -> dict[str, Any]:
@@ -313,18 +330,13 @@ def _stored_for_writing(path: Path) -> dict[str, Any]:
     return stored
 
 
+CONFIG_BYTES = 64_000  # ten settings take a few hundred bytes
+
+
 def _read(path: Path) -> tuple[dict[str, Any], str | None]:
     """(the stored object, None), or ({}, what is wrong with the file). No file is no settings."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}, None
-    except (OSError, UnicodeDecodeError) as exc:
-        return {}, f"{path}: cannot read settings ({exc.__class__.__name__}: {exc})"
-    try:
-        stored = json.loads(text)
-    except ValueError as exc:
-        return {}, f"{path} is not valid JSON ({exc})"
-    if not isinstance(stored, dict):
-        return {}, f"{path} must hold a JSON object of settings, not {_JSON_TYPES.get(type(stored), 'that')}"
-    return stored, None
+        stored = files.read_json(path, max_bytes=CONFIG_BYTES, within=path.parent, expect=dict)
+    except files.DamagedFile as exc:
+        return {}, str(exc)
+    return ({} if stored is None else stored), None

@@ -45,9 +45,5 @@ class UsageLogError(TaskprofError):
     """The usage database cannot be opened or written."""
 
 
-class StateError(TaskprofError):
-    """The install-state file cannot be read or written."""
-
-
 class TrainingError(TaskprofError):
     """Training cannot run: missing extra, too little data, or a worse model."""

@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from recommender.service import TIERS, Session
+from recommender.session import Session
+from recommender.types import TIERS
 
 PREFIX = "taskprof/"
 PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

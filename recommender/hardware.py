@@ -13,6 +13,7 @@ from recommender.errors import InputError, TaskprofError
 
 if TYPE_CHECKING:  # only for annotations: config imports this module to check sizes without the catalogue
     from recommender.profiles import Model, Profile
+    from recommender.types import Tier
 
 MEMORY_ENV = "TASKPROF_MEMORY"
 MEMINFO = "/proc/meminfo"
@@ -50,7 +51,7 @@ class Machine:
 
 @dataclass(frozen=True)
 class TierChoice:
-    tier: str
+    tier: Tier
     reason: str
     hint: str | None
     fits: bool = True  # False: not even the chosen tier fits this machine
@@ -152,7 +153,7 @@ def kv_bytes_per_token(model: Model) -> float:
     Llama 3.1 8B 131 kB/token, Qwen2.5 14B 197 kB, Qwen2.5 32B 262 kB, Llama 3.3 70B 328 kB;
     the fit errs high (143, 181, 260, 357 kB), which is the safe side.
     """
-    return KV_BYTES_PER_TOKEN_1B * model.params_b ** KV_EXPONENT
+    return float(KV_BYTES_PER_TOKEN_1B * model.params_b ** KV_EXPONENT)
 
 
 def model_memory_bytes(model: Model, context_tokens: int | None = None) -> int:

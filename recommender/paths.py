@@ -31,6 +31,11 @@ def personal_model_dir() -> Path:
     return data_dir() / "personal"
 
 
+def hash_key_path() -> Path:
+    """The per-installation key of usage.keyed_hash: what stands in for a task's text with log_text off."""
+    return data_dir() / "text-hash.key"
+
+
 def config_path() -> Path:
     return data_dir() / "config.json"
 

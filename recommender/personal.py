@@ -9,6 +9,7 @@ gradient descent with Nesterov momentum.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections import Counter
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recommender import paths
+from recommender import files, lock, paths
 from recommender.classifier import Classifier, softmax
 from recommender.errors import TrainingError
 
@@ -328,12 +329,15 @@ def _write(out_dir: Path, labels, coef, bias, token_coef, examples, example_labe
            base_cv: float, personal_cv: float, n_corrections: int) -> None:
     scratch = out_dir.with_name(out_dir.name + ".new")
     shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    files.ensure_dir(scratch)
     # The shipped IDF weights stay: a handful of corrections should not re-weigh the vocabulary.
     idf = {} if shipped.token_idf is None else {"token_idf": shipped.token_idf}
-    np.savez(scratch / "head-static.npz", coef=coef, intercept=bias, token_coef=token_coef, examples=examples,
+    buffer = io.BytesIO()
+    np.savez(buffer, coef=coef, intercept=bias, token_coef=token_coef, examples=examples,
              example_labels=example_labels, **idf)
-    (scratch / "examples.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    files.write_bytes(scratch / "head-static.npz", buffer.getvalue())
+    # The user's corrected task texts are in here: written 0600 like every file of theirs.
+    files.write_text(scratch / "examples.json", json.dumps(texts, ensure_ascii=False))
     manifest = {
         "format": shipped.manifest["format"],
         "labels": labels,
@@ -344,21 +348,33 @@ def _write(out_dir: Path, labels, coef, bias, token_coef, examples, example_labe
         "corrections": n_corrections,
         "correction_weight": CORRECTION_WEIGHT,
     }
-    (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    files.write_text(scratch / "manifest.json", json.dumps(manifest, indent=2))
     # Swap the folder in whole: a reader sees the old personal model or the new one.
     old = out_dir.with_name(out_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    scratch.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    try:
+        with lock.state_lock("taskprof train --personal"):
+            shutil.rmtree(old, ignore_errors=True)
+            if out_dir.exists():
+                out_dir.rename(old)
+            scratch.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+    except files.WriteFailed:
+        raise
+    except OSError as exc:
+        raise TrainingError(f"cannot save the personal model in {out_dir}: {exc.strerror or exc}") from None
 
 
 def reset(out_dir: Path | None = None) -> bool:
-    """Remove the personal model; True if there was one."""
+    """Remove the personal model; True if there was one. TrainingError when it cannot be removed."""
     out_dir = out_dir or paths.personal_model_dir()
-    if not out_dir.exists():
-        return False
-    shutil.rmtree(out_dir)
+    try:
+        with lock.state_lock("taskprof train --reset"):
+            if not out_dir.exists():
+                return False
+            shutil.rmtree(out_dir)
+    except files.WriteFailed:
+        raise
+    except OSError as exc:
+        raise TrainingError(f"cannot remove the personal model {out_dir}: {exc.strerror or exc}") from None
     return True
 

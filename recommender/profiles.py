@@ -11,13 +11,14 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recommender import paths
 from recommender.errors import ProfileError, ProfileNameError, ProfileNotFound
+from recommender.types import Tier
 
 TIERS = ("fast", "quality")
 KINDS = ("task", "general")
@@ -47,7 +48,7 @@ _SIZE_IN_TAG = re.compile(r"(?<![a-z0-9.])(?:(\d+)x|e)?(\d+(?:\.\d+)?)([bm])(?![
 class Model:
     name: str  # the full Ollama reference as the file writes it: "qwen2.5-coder:7b"
     tag: str  # the update policy: "latest", or a pinned digest "sha256:<64 hex>"
-    tier: str
+    tier: Tier
     purpose: str
     size_gb: float
     params_b: float
@@ -68,6 +69,11 @@ class Model:
     def pinned_digest(self) -> str | None:
         """The build this profile holds ("sha256:..."), never updated; None when it follows latest."""
         return self.tag if self.tag.startswith(DIGEST_PREFIX) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "tag": self.tag, "ref": self.ref, "tier": self.tier, "purpose": self.purpose,
+                "size_gb": self.size_gb, "params_b": self.params_b, "context": self.context,
+                "estimated": self.estimated, "pinned_digest": self.pinned_digest}
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,12 @@ class Profile:
     def is_user(self) -> bool:
         return not _is_within(self.source, paths.bundled_dir("profiles"))
 
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "description": self.description,
+                "models": [m.to_json() for m in self.models], "recommended_for": list(self.recommended_for),
+                "size_gb": round(self.size_gb, 2), "size_estimate": self.size_estimate,
+                "source": "user" if self.is_user else "bundled"}
+
 
 class Catalogue(Mapping[str, Profile]):
     """All profiles by name; user profiles override bundled ones of the same name.
@@ -118,7 +130,7 @@ class Catalogue(Mapping[str, Profile]):
     def __getitem__(self, name: str) -> Profile:
         return self._by_name[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._by_name)
 
     def __len__(self) -> int:
@@ -204,19 +216,22 @@ def _profile_files(folder: Path) -> list[Path]:
     return [f for f in sorted(folder.glob("*.json")) if f.name != "schema.json"]
 
 
+PROFILE_BYTES = 256_000  # a profile is a few kB
+
+
 def load_profile_file(file: Path, *, validate: bool = True) -> Profile:
     """One profile file, checked against profiles/schema.json unless validate=False.
 
     Any problem is a ProfileError of one line: file, field and what is wrong.
     """
+    from recommender import files  # size cap, regular files only (no FIFO, no /dev/zero), depth-limited JSON
+
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ProfileError(f"{file}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except OSError as exc:
-        raise ProfileError(f"{file}: cannot read: {exc.strerror}") from None
+        raw = files.read_json(file, max_bytes=PROFILE_BYTES, within=file.parent)
+    except files.DamagedFile as exc:
+        raise ProfileError(str(exc)) from None
+    if raw is None:
+        raise ProfileError(f"{file}: cannot read: No such file or directory")
     try:
         if validate:
             _check_schema(raw)
@@ -238,7 +253,7 @@ class _Invalid(Exception):
 
 
 @functools.cache
-def _schema_validator():
+def _schema_validator() -> tuple[Callable[..., Any], type[Exception]]:
     # Imported and compiled on first use only: ~25 ms that a catalogue of bundled files never pays.
     import fastjsonschema
 
@@ -372,6 +387,13 @@ class StoragePlan:
     @property
     def saved_gb(self) -> float:
         return self.naive_gb - self.total_gb
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profiles": list(self.profiles), "tier": self.tier,
+                "models": [{"ref": m.ref, "size_gb": m.size_gb, "tiers": list(m.tiers), "used_by": list(m.used_by)}
+                           for m in self.models],
+                "total_gb": round(self.total_gb, 2), "naive_gb": round(self.naive_gb, 2),
+                "saved_gb": round(self.saved_gb, 2)}
 
 
 def storage_plan(profiles: Iterable[Profile], tier: str = "all") -> StoragePlan:

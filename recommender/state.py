@@ -2,22 +2,20 @@
 
 `usage off` and `usage clear` concern the log of what the user did; which profiles are installed
 is state the tool needs to remove models safely, so it lives in <data dir>/state.json, written
-atomically under a lock. A damaged file is moved aside with a warning, and the state counts as
+atomically under the state lock (lock.py). A damaged file is moved aside with one warning, and the state counts as
 missing: callers then infer it from what Ollama holds.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recommender import paths
+from recommender import files, lock, paths
 
 VERSION = 1
 
@@ -89,69 +87,60 @@ def model_key(host: str, ref: str) -> str:
     return f"{host} {ref}"
 
 
+STATE_BYTES = 4_000_000  # a few hundred bytes per installed model
+
+
 def load(path: Path | None = None) -> State:
+    """The state in the file; a missing one is an empty State, a damaged one is moved aside (one warning)."""
     path = path or paths.state_path()
     try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return State()
-    except OSError as exc:
-        return State(warning=f"cannot read {path} ({exc.strerror}); install state inferred from Ollama")
-    try:
-        return _parse(json.loads(raw))
-    except (ValueError, TypeError, AttributeError) as exc:
-        target = _move_aside(path)
-        return State(warning=f"{path} was damaged ({exc}); moved it to {target}; install state inferred from Ollama")
+        obj = files.read_json(path, max_bytes=STATE_BYTES, within=path.parent, expect=dict)
+        if obj is None:
+            return State()
+        return _parse(obj, path)
+    except files.DamagedFile as exc:
+        try:
+            target = files.move_aside(path)
+        except OSError as move_exc:
+            return State(warning=f"{exc}; ignored it (could not move it aside: {move_exc.strerror}); "
+                                 "install state inferred from Ollama")
+        return State(warning=f"{exc}; moved it to {target.name}; install state inferred from Ollama")
 
 
-def _parse(obj: Any) -> State:
-    if not isinstance(obj, dict) or obj.get("version") != VERSION:
-        raise ValueError("not a taskprof state file of version 1")
-    installed = {str(k): [str(t) for t in v if t in ("fast", "quality")] for k, v in obj.get("installed", {}).items()}
+def _parse(obj: dict[str, Any], path: Path) -> State:
+    def need(value: Any, field: str, kind: type, wanted: str) -> Any:
+        return files.checked(value, path, field, lambda v: isinstance(v, kind), wanted)
+
+    if obj.get("version") != VERSION:
+        raise files.DamagedFile(path, f"is not a taskprof state file of version {VERSION}")
+    installed: dict[str, list[str]] = {}
+    for name, tiers in need(obj.get("installed", {}), "installed", dict, "an object").items():
+        need(tiers, f"installed.{name}", list, "a list of tiers")
+        kept = [t for t in tiers if t in ("fast", "quality")]
+        if kept:
+            installed[name] = kept
+    removed = {str(k): str(v) for k, v in need(obj.get("removed", {}), "removed", dict, "an object").items()}
     models = {}
-    for key, rec in obj.get("models", {}).items():
-        models[str(key)] = ModelRecord(str(rec.get("digest", "")), str(rec.get("pulled_at", "")),
-                                       str(rec.get("changed_at", "")))
+    for key, rec in need(obj.get("models", {}), "models", dict, "an object").items():
+        need(rec, f"models.{key}", dict, "an object")
+        models[key] = ModelRecord(str(rec.get("digest", "")), str(rec.get("pulled_at", "")),
+                                  str(rec.get("changed_at", "")))
     return State(
         exists=True,
-        installed={k: v for k, v in installed.items() if v},
-        removed={str(k): str(v) for k, v in obj.get("removed", {}).items()},
+        installed=installed,
+        removed=removed,
         models=models,
         last_update=str(obj.get("last_update", "")),
         reminded_at=str(obj.get("reminded_at", "")),
     )
 
 
-def _move_aside(path: Path) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    os.replace(path, target)
-    return target
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock beside the file, so two taskprof processes do not lose each other's change."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: writes are still atomic, only concurrent changes may be lost
-        yield
-        return
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def change(fn: Callable[[State], None], path: Path | None = None) -> State:
-    """Read, change and write the state in one locked step; returns the new state."""
+    """Read, change and write the state in one step under the state lock; returns the new state."""
     path = path or paths.state_path()
-    with _locked(path):
+    with lock.state_lock():
         current = load(path)
         fn(current)
-        paths.atomic_write_text(path, json.dumps(current.to_json(), indent=2, sort_keys=True) + "\n")
+        files.write_text(path, json.dumps(current.to_json(), indent=2, sort_keys=True) + "\n")
         current.exists = True
         return current

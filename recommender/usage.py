@@ -13,13 +13,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from recommender import paths
-from recommender.errors import UsageLogError
+from recommender import files, paths
+from recommender.errors import InputError, TaskprofError, UsageLogError
 
 T = TypeVar("T")
 BUSY_TIMEOUT_S = 30.0
@@ -91,7 +91,41 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         """ + DAILY_BACKFILL,
     ),
+    (
+        "006_events_autoincrement",
+        # AUTOINCREMENT: an id is never handed out twice, even after `usage clear` emptied the table,
+        # so `correct --id N` can never relabel a task other than the one it was shown for.
+        # SQLite cannot add it to a table: copy the rows into one that has it.
+        """CREATE TABLE events_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts TEXT NOT NULL,
+            command TEXT NOT NULL,
+            profile TEXT,
+            tier TEXT,
+            model TEXT,
+            confidence REAL,
+            abstained INTEGER,
+            text TEXT
+        );
+        INSERT INTO events_new (id, ts, command, profile, tier, model, confidence, abstained, text)
+            SELECT id, ts, command, profile, tier, model, confidence, abstained, text FROM events;
+        DROP TABLE events;
+        ALTER TABLE events_new RENAME TO events;
+        CREATE INDEX events_profile_ts ON events(profile, ts);
+        CREATE INDEX events_command_ts ON events(command, ts)""",
+    ),
+    (
+        "007_events_conversation",
+        # A routed conversation is one use per (conversation, profile): `conversation` holds its key
+        # (keyed hash), `route` how the turn that first reached the profile was routed.
+        """ALTER TABLE events ADD COLUMN conversation TEXT;
+        ALTER TABLE events ADD COLUMN route TEXT;
+        CREATE UNIQUE INDEX events_conversation_profile ON events(conversation, ifnull(profile, ''))
+            WHERE conversation IS NOT NULL""",
+    ),
 ]
+
+ROUTES = ("new", "kept", "switched")
 
 
 @dataclass(frozen=True)
@@ -105,6 +139,8 @@ class Event:
     confidence: float | None = None
     abstained: bool | None = None
     text: str | None = None
+    conversation: str | None = None  # a routed chat's conversation key: stored as its keyed hash
+    route: str | None = None  # new, kept or switched: how that chat turn was routed
 
 
 @dataclass(frozen=True)
@@ -128,6 +164,8 @@ class Stats:
     days: int | None
     profiles: tuple[ProfileUse, ...]
     commands: dict[str, int]
+    conversations: int = 0  # routed conversations (each counted once, whatever its turns)
+    switches: int = 0  # turns that switched a conversation to a profile it had not used yet
 
 
 @dataclass(frozen=True)
@@ -167,10 +205,13 @@ class UsageLog:
         path = path or paths.usage_db_path()
         if not create and not path.exists():
             return None
+        if path.exists() and not path.is_file():
+            raise UsageLogError(f"the usage log {path} is not a file; carrying on without it")
         warning = None
         for attempt in range(2):
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if create:
+                    files.create_private(path)  # 0600 before SQLite creates it (its -wal and -shm follow its mode)
                 conn = _connect(path)
                 migrate(conn)
                 return cls(conn, path, warning)
@@ -178,9 +219,10 @@ class UsageLog:
                 if attempt == 0 and _is_corruption(exc):
                     warning = move_aside(path, exc)
                     continue
-                raise UsageLogError(f"usage log {path}: {exc}") from None
+                raise UsageLogError(f"the usage log {path} cannot be used ({exc}); carrying on without it") from None
             except OSError as exc:
-                raise UsageLogError(f"usage log {path}: {exc.strerror or exc}") from None
+                raise UsageLogError(f"the usage log {path} cannot be used ({exc.strerror or exc}); "
+                                    "carrying on without it") from None
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -207,11 +249,11 @@ class _transaction:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
-    def __enter__(self):
+    def __enter__(self) -> sqlite3.Connection:
         _retry_locked(lambda: self.conn.execute("BEGIN IMMEDIATE"))
         return self.conn
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc_type is None:
             _retry_locked(lambda: self.conn.execute("COMMIT"))
         else:
@@ -272,24 +314,25 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
 
 def move_aside(path: Path, exc: Exception) -> str:
     """Keep a damaged database for inspection and make room for a fresh one."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-        n += 1
-    os.replace(path, target)
+    target = files.move_aside(path)
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)
         if side.exists():
             os.replace(side, target.with_name(target.name + suffix))
-    return f"the usage log was damaged ({exc}); moved it to {target} and started a new one"
+    return f"the usage log {path} was damaged ({exc}); moved it to {target.name} and started a new one"
 
 
 def _with_log(fn: Callable[[UsageLog], T], *, create: bool, empty: T, path: Path | None = None) -> tuple[T, str | None]:
-    """Run fn on the open log; a database that turns out damaged mid-query is moved aside once."""
+    """Run fn on the open log; a database that turns out damaged mid-query is moved aside once.
+
+    A log that cannot be opened or written (a folder in its place, a read-only or full disk) is no
+    error for the command: `empty` comes back with a one-line warning, the same line every time.
+    """
     for attempt in range(2):
-        log = UsageLog.open(path, create=create)
+        try:
+            log = UsageLog.open(path, create=create)
+        except UsageLogError as exc:
+            return empty, str(exc)
         if log is None:
             return empty, None
         try:
@@ -302,7 +345,7 @@ def _with_log(fn: Callable[[UsageLog], T], *, create: bool, empty: T, path: Path
                     return empty, warning
                 result, _ = _with_log(fn, create=create, empty=empty, path=path)
                 return result, warning
-            raise UsageLogError(f"usage log {log.path}: {exc}") from None
+            return empty, f"the usage log {log.path} cannot be used ({exc}); carrying on without it"
         finally:
             log.close()
     raise AssertionError("unreachable")
@@ -316,9 +359,78 @@ _pending_warnings: list[str] = []
 
 def pop_warnings() -> list[str]:
     """Warnings from reads that had nothing to return them through (e.g. a damaged log moved aside)."""
-    out = list(_pending_warnings)
+    out = list(dict.fromkeys(_pending_warnings))
     _pending_warnings.clear()
     return out
+
+
+def _pending(warning: str | None) -> None:
+    if warning and warning not in _pending_warnings:
+        _pending_warnings.append(warning)
+
+
+# --- keeping task text private ------------------------------------------------------------------
+
+HASH_PREFIX = "hmac:"
+KEY_BYTES = 32
+
+
+def keyed_hash(text: str) -> str:
+    """What is kept instead of a text: HMAC-SHA256 under this installation's own random key.
+
+    Identical texts give the same value, so they still group, but without the key (0600 in the data
+    dir) a dictionary of likely tasks cannot be hashed to find which one it was, as an unsalted
+    hash would allow. Already hashed text is returned as it is.
+    """
+    if text.startswith(HASH_PREFIX):
+        return text
+    import hashlib  # not at module level: OpenSSL takes milliseconds to load, and most runs keep text
+    import hmac
+
+    return HASH_PREFIX + hmac.new(_hash_key(), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+_key: bytes | None = None
+
+
+def _hash_key() -> bytes:
+    """The per-installation key, made on first need: written whole to a temporary file, then linked
+    into place, so two processes making it at once agree on one key and no reader sees half of one."""
+    global _key
+    path = paths.hash_key_path()
+    if _key is not None and getattr(_hash_key, "path", None) == path:
+        return _key
+    raw = files.read_bytes(path, max_bytes=4096, within=path.parent)
+    if raw is None or len(raw) < KEY_BYTES:
+        files.ensure_dir(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        files.write_bytes(tmp, os.urandom(KEY_BYTES))
+        try:
+            if raw is not None:  # a short (damaged) key: nothing hashed with it can match anyway
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        raw = files.read_bytes(path, max_bytes=4096, within=path.parent) or b""
+    _key = raw
+    _hash_key.path = path  # type: ignore[attr-defined]
+    return raw
+
+
+def text_kept() -> bool:
+    """The `log_text` setting: False means no task text is stored anywhere, only its keyed hash."""
+    from recommender import config
+
+    return config.load().log_text
+
+
+def _stored_text(text: str | None) -> str | None:
+    if text is None or text_kept():
+        return text
+    return keyed_hash(text)
 
 
 @dataclass(frozen=True)
@@ -328,32 +440,47 @@ class Logged:
 
 
 def record(event: Event) -> Logged:
-    """Append one event (the caller checks the `logging` setting).
+    """Append one event (the caller checks the `logging` setting). With log_text off the text is
+    replaced by its keyed hash here, whatever the caller passed; a conversation key is always hashed.
+
+    A routed chat (`conversation` set) is one use per (conversation, profile): a later turn of the
+    same conversation on a profile it already used records nothing and returns that first event's id.
 
     Never raises: a failure to log must not fail the command; it comes back as a warning.
     """
     earlier = pop_warnings()
     try:
-        event_id, warning = _with_log(lambda log: _insert(log, event), create=True, empty=None)
-    except (UsageLogError, sqlite3.Error, OSError) as exc:
+        if event.route is not None and event.route not in ROUTES:
+            raise ValueError(f"route must be one of {', '.join(ROUTES)}, not {event.route!r}")
+        stored = replace(event, text=_stored_text(event.text),
+                         conversation=None if event.conversation is None else keyed_hash(event.conversation))
+        event_id, warning = _with_log(lambda log: _insert(log, stored), create=True, empty=None)
+    except (TaskprofError, sqlite3.Error, OSError, ValueError) as exc:
         event_id, warning = None, f"could not record usage: {exc}"
-    return Logged(event_id, "; ".join([*earlier, *([warning] if warning else [])]) or None)
+    messages = list(dict.fromkeys([*earlier, *([warning] if warning else [])]))
+    return Logged(event_id, "; ".join(messages) or None)
 
 
 def _insert(log: UsageLog, event: Event) -> int:
     ts = now_utc()
     with _transaction(log.conn):
+        if event.conversation is not None:
+            found = log.conn.execute("SELECT id FROM events WHERE conversation = ? AND ifnull(profile, '') = ?",
+                                     (event.conversation, event.profile or "")).fetchone()
+            if found:
+                return int(found[0])
         cursor = log.conn.execute(
-            "INSERT INTO events (ts, command, profile, tier, model, confidence, abstained, text) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO events (ts, command, profile, tier, model, confidence, abstained, text, conversation, route)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (ts, event.command, event.profile, event.tier, event.model, event.confidence,
-             None if event.abstained is None else int(event.abstained), event.text),
+             None if event.abstained is None else int(event.abstained), event.text, event.conversation, event.route),
         )
         log.conn.execute(
             "INSERT INTO daily_uses (day, profile, tier, command, uses, last_ts) VALUES (?,?,?,?,1,?) "
             "ON CONFLICT (day, profile, tier, command) DO UPDATE SET uses = uses + 1, last_ts = max(last_ts, excluded.last_ts)",
             (ts[:10], event.profile or "", event.tier or "", event.command, ts),
         )
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid or 0)
 
 
 def record_bench(model: str, *, tokens_per_second: float | None, seconds_per_response: float | None,
@@ -371,25 +498,49 @@ def record_bench(model: str, *, tokens_per_second: float | None, seconds_per_res
     return warning
 
 
+class TextNotKept(TaskprofError):
+    """A correction needs its task text, and log_text=false forbids keeping any."""
+
+
 def record_correction(*, text: str, profile: str, predicted: str | None) -> int:
-    """Store a correction, replacing an earlier one of the same text; returns how many are stored."""
+    """Store a correction, replacing an earlier one of the same text; returns how many are stored.
+
+    A correction is the text the personal model trains on: its keyed hash would teach it nothing,
+    so with log_text off it is refused (TextNotKept) rather than stored as a hash or as text.
+    A log that cannot be written is an error here: storing the correction is the command's job.
+    """
+    if text.startswith((HASH_PREFIX, "sha256:")):
+        raise InputError("that suggestion was logged without its text (log_text was false): "
+                          'use --text "the task" PROFILE')
+    if not text_kept():
+        raise TextNotKept("log_text is false, so taskprof keeps no task text, and a correction is the text the "
+                          "personal model learns from: nothing was stored (`taskprof config set log_text true` "
+                          "to allow it)")
+
     def insert(log: UsageLog) -> int:
         with _transaction(log.conn):
             log.conn.execute("DELETE FROM corrections WHERE text = ?", (text,))
             log.conn.execute("INSERT INTO corrections (ts, text, profile, predicted) VALUES (?,?,?,?)",
                              (now_utc(), text, profile, predicted))
-            return log.conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0]
-    count, _ = _with_log(insert, create=True, empty=0)
+            return int(log.conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0])
+    count, warning = _with_log(insert, create=True, empty=None)
+    if count is None:
+        raise UsageLogError(warning or "the correction could not be stored")
     return count
 
 
 def clear() -> int:
-    """Delete every event (corrections and benchmark results stay); returns how many went."""
+    """Delete every event (corrections and benchmark results stay); returns how many went.
+    Ids are never handed out again (AUTOINCREMENT, migration 006)."""
     def delete(log: UsageLog) -> int:
         with _transaction(log.conn):
             log.conn.execute("DELETE FROM daily_uses")
-            return log.conn.execute("DELETE FROM events").rowcount
-    count, _ = _with_log(delete, create=False, empty=0)
+            return int(log.conn.execute("DELETE FROM events").rowcount)
+    count, warning = _with_log(delete, create=False, empty=None)
+    if count is None:
+        if warning and "cannot be used" in warning:
+            raise UsageLogError(warning)
+        return 0
     return count
 
 
@@ -410,7 +561,7 @@ def stats(days: int | None = None) -> tuple[Stats, str | None]:
             "SELECT profile, tier, command, SUM(uses), MAX(last_ts) FROM daily_uses WHERE day >= ? "
             "GROUP BY profile, tier, command", (since,)
         ).fetchall()
-        per_profile: dict[str, list] = {}
+        per_profile: dict[str, list[Any]] = {}
         per_tier: dict[tuple[str, str], int] = {}
         commands: dict[str, int] = {}
         for profile, tier, command, n, last in rows:
@@ -432,27 +583,34 @@ def stats(days: int | None = None) -> tuple[Stats, str | None]:
             (ProfileUse(p, n, n / total, last, top_tier(p)) for p, (n, last) in per_profile.items()),
             key=lambda u: (-u.uses, u.profile),
         )
-        return Stats(total, days, tuple(uses), commands)
+        conversations, switches = log.conn.execute(
+            "SELECT COUNT(DISTINCT conversation), ifnull(SUM(route = 'switched'), 0) FROM events "
+            "WHERE conversation IS NOT NULL AND ts >= ?", (_since(days),)
+        ).fetchone()
+        return Stats(total, days, tuple(uses), commands, int(conversations), int(switches))
 
     return _with_log(query, create=False, empty=Stats(0, days, (), {}))
 
 
 def top_profiles(limit: int = 5, days: int | None = None) -> list[ProfileUse]:
-    result, _ = stats(days)
+    result, warning = stats(days)
+    _pending(warning)
     return list(result.profiles[:limit])
 
 
 def profile_counts(days: int | None = None) -> dict[str, int]:
-    result, _ = stats(days)
+    result, warning = stats(days)
+    _pending(warning)
     return {u.profile: u.uses for u in result.profiles}
 
 
 def times_suggested(profile: str) -> int:
     def query(log: UsageLog) -> int:
-        return log.conn.execute(
+        return int(log.conn.execute(
             "SELECT ifnull(SUM(uses), 0) FROM daily_uses WHERE command = 'suggest' AND profile = ?", (profile,)
-        ).fetchone()[0]
-    count, _ = _with_log(query, create=False, empty=0)
+        ).fetchone()[0])
+    count, warning = _with_log(query, create=False, empty=0)
+    _pending(warning)
     return count
 
 
@@ -472,7 +630,8 @@ def _one_event(where: str, params: tuple[Any, ...]) -> StoredEvent | None:
             params,
         ).fetchone()
         return _event(row) if row else None
-    event, _ = _with_log(query, create=False, empty=None)
+    event, warning = _with_log(query, create=False, empty=None)
+    _pending(warning)
     return event
 
 
@@ -493,7 +652,7 @@ def events(days: int | None = None) -> Iterator[StoredEvent]:
         log.close()
 
 
-def _event(row: tuple) -> StoredEvent:
+def _event(row: tuple[Any, ...]) -> StoredEvent:
     id_, ts, command, profile, tier, model, confidence, abstained, text = row
     return StoredEvent(command=command, profile=profile, tier=tier, model=model, confidence=confidence,
                        abstained=None if abstained is None else bool(abstained), text=text, id=id_, ts=ts)
@@ -503,7 +662,9 @@ def corrections() -> list[CorrectionRow]:
     def query(log: UsageLog) -> list[CorrectionRow]:
         return [CorrectionRow(t, p, pr, ts) for t, p, pr, ts in
                 log.conn.execute("SELECT text, profile, predicted, ts FROM corrections ORDER BY id")]
-    rows, _ = _with_log(query, create=False, empty=[])
+    empty: list[CorrectionRow] = []
+    rows, warning = _with_log(query, create=False, empty=empty)
+    _pending(warning)
     return rows
 
 
@@ -516,7 +677,7 @@ def latest_bench(refs: list[str] | None = None) -> dict[str, BenchResult]:
         ).fetchall()
         found = {r[0]: BenchResult(*r) for r in rows}
         return found if refs is None else {k: v for k, v in found.items() if k in refs}
-    result, warning = _with_log(query, create=False, empty={})
-    if warning:
-        _pending_warnings.append(warning)  # a read that found the log damaged: the next record() reports it
+    empty: dict[str, BenchResult] = {}
+    result, warning = _with_log(query, create=False, empty=empty)
+    _pending(warning)  # a read that found the log damaged or unusable: the next record() reports it
     return result

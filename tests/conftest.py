@@ -15,6 +15,13 @@ from recommender.cli import cli
 pytest_plugins = ["tests.ollama_server", "tests.serve_support"]
 
 
+def pytest_configure(config):
+    # Folders the tests make by hand are private, as taskprof makes its own; otherwise taskprof's
+    # one-time "made the data dir private" note would appear in every test that prepares a file.
+    # tests/test_privacy.py makes readable folders on purpose.
+    os.umask(0o077)
+
+
 @pytest.fixture(autouse=True)
 def taskprof_home(tmp_path, monkeypatch):
     """Every test gets its own data directory: no test touches the real one."""
@@ -81,3 +88,16 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, message:
     assert len(errors) == 1 and message in errors[0], proc.stderr
     if code == 1:
         assert lines == errors, proc.stderr
+
+
+@pytest.fixture
+def coding(taskprof_home, ollama_server):
+    """programming and data-work (they share qwen2.5-coder:7b) and brainstorming, tiny and pullable."""
+    from tests.test_ollama import write_profile
+
+    write_profile(taskprof_home, "programming", "qwen2.5-coder:7b", "qwen2.5-coder:32b")
+    write_profile(taskprof_home, "data-work", "qwen2.5-coder:7b", "deepseek-r1:32b")
+    write_profile(taskprof_home, "brainstorming", "dolphin-llama3:8b", "llama3.3:70b")
+    for ref in ("qwen2.5-coder:7b", "qwen2.5-coder:32b", "deepseek-r1:32b", "dolphin-llama3:8b", "llama3.3:70b"):
+        ollama_server.publish(ref)
+    return ollama_server

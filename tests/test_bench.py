@@ -94,3 +94,13 @@ def test_unknown_targets_are_one_line_errors(run_script, ollama_server, target, 
     result = run_script("bench", target, "--host", ollama_server.host)
     assert_one_line_error(result, code, message)
     assert result.stdout == ""
+
+
+
+def test_bench_of_a_model_names_a_profile_and_tier_that_belong_together(run, ollama_server):
+    ollama_server.install("llama3.1:8b")
+    data = json.loads(run("bench", "llama3.1:8b", "--json", "--host", ollama_server.host).stdout)
+    row = data["models"][0]
+    from recommender.profiles import load_catalogue
+
+    assert load_catalogue()[row["profile"]].model_for(row["tier"]).ref == "llama3.1:8b"

@@ -264,7 +264,3 @@ def test_a_character_head_is_shipped_and_used(clf):
     assert clf.char_head is not None
     encoded = clf.encoder.encode(["review this contarct"])
     assert not np.allclose(clf.logits(encoded, ["review this contarct"]), clf.logits(encoded))
-
-
-def test_classify_is_gone():
-    assert not hasattr(classifier, "classify")

@@ -6,7 +6,8 @@ import csv
 import io
 import json
 
-from recommender import paths, usage
+from recommender import history, paths, usage
+from recommender.api import Taskprof
 
 
 def seed():
@@ -87,7 +88,7 @@ def test_corrupt_database_still_works_through_cli(run):
     assert "document-intelligence" in result.output
     warnings = [line for line in result.stderr.splitlines() if "usage log" in line]
     assert len(warnings) == 1 and "moved it to" in warnings[0], result.stderr
-    assert list(db.parent.glob("usage.db.corrupt-*"))
+    assert list(db.parent.glob("usage.db.broken-*"))
 
 
 def test_config_commands(run):
@@ -174,3 +175,41 @@ def test_history_breaks_a_close_call_and_says_so_but_never_a_confident_one(run):
     for i in range(50):
         usage.record(usage.Event("suggest", profile="programming", text=f"more {i}"))
     assert json.loads(run("suggest", "--json", "--no-log", confident).stdout)["profile"] == "writing"
+
+
+# --- what counts as a use, and installed tiers beside it ---------------------------------------
+
+def test_maintenance_is_recorded_but_is_no_use(run, coding):
+    assert run("install", "brainstorming", "--yes", "--host", coding.host).exit_code == 0
+    assert run("remove", "brainstorming", "--yes", "--host", coding.host).exit_code == 0
+    assert [e.command for e in usage.events()] == ["install", "remove"]
+    assert usage.profile_counts() == {}
+
+
+def test_history_never_picks_a_removed_profile(run, coding):
+    for _ in range(3):
+        usage.record(usage.Event("suggest", profile="brainstorming"))
+    assert run("install", "brainstorming", "--yes", "--host", coding.host).exit_code == 0
+    assert history.counts(Taskprof(host=coding.host)) == {"brainstorming": 3}
+    assert run("remove", "brainstorming", "--yes", "--host", coding.host).exit_code == 0
+    assert history.counts(Taskprof(host=coding.host)) == {}
+
+
+def test_a_string_false_turns_logging_off_with_a_warning(run, taskprof_home):
+    taskprof_home.mkdir(parents=True, exist_ok=True)
+    (taskprof_home / "config.json").write_text(json.dumps({"logging": "false"}))
+    result = run("suggest", "--json", "review this contract")
+    assert result.exit_code == 0
+    assert "logging" in result.stderr
+    assert list(usage.events()) == []
+
+
+def test_stats_status_and_history_show_installed_tiers(run, coding):
+    run("suggest", "--json", "write a python function to parse dates")
+    assert run("install", "programming", "--tier", "fast", "--yes", "--host", coding.host).exit_code == 0
+    stats = json.loads(run("usage", "stats", "--json", "--host", coding.host).stdout)
+    assert stats["profiles"][0] == {**stats["profiles"][0], "profile": "programming", "installed": "fast"}
+    status = json.loads(run("status", "--json", "--host", coding.host).stdout)
+    assert {p["name"]: p["installed"] for p in status["profiles"]}["programming"] == "fast"
+    history = json.loads(run("suggest", "--json", "--host", coding.host).stdout)
+    assert history["profiles"][0]["installed"] == "fast"

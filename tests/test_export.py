@@ -8,7 +8,7 @@ import warnings
 import pytest
 import yaml
 
-from recommender import config, serve
+from recommender import serve
 from recommender.profiles import load_catalogue
 
 URL = re.compile(r"^https?://[^/\s]+$")
@@ -66,7 +66,6 @@ def test_stdout_by_default(run):
     assert yaml.safe_load(result.stdout)["model_list"][1]["model_name"] == "taskprof/data-work:fast"
 
 
-@pytest.mark.skipif("quality_host" not in config.SETTINGS, reason="the quality_host setting is not in this branch yet")
 def test_each_tier_points_at_its_server(run, tmp_path, ollama_server, gpu_box, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", ollama_server.host)
     assert run("config", "set", "quality_host", gpu_box.host).exit_code == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import socket
 import struct
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender import installer, usage
+from recommender import ollama_client, paths, usage
 from recommender.errors import InputError
 from tests.conftest import assert_one_line_error
 from tests.ollama_server import EVAL_COUNT, UNKNOWN_MANIFEST
@@ -76,22 +78,22 @@ def pulls(fake) -> list[str]:
 ])
 def test_every_host_form_ollama_accepts(given, expected, monkeypatch):
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
-    assert installer.resolve_host(given) == expected
+    assert ollama_client.resolve_host(given) == expected
 
 
 def test_ollama_host_variable_is_read_when_no_flag(monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "gpu-box:8080")
-    assert installer.resolve_host() == "http://gpu-box:8080"
-    assert installer.resolve_host("other") == "http://other:11434"
+    assert ollama_client.resolve_host() == "http://gpu-box:8080"
+    assert ollama_client.resolve_host("other") == "http://other:11434"
 
 
 def test_bad_host_is_an_input_error():
     with pytest.raises(InputError):
-        installer.resolve_host("ftp://nope")
+        ollama_client.resolve_host("ftp://nope")
     with pytest.raises(InputError):
-        installer.resolve_host("host:99999")
+        ollama_client.resolve_host("host:99999")
     with pytest.raises(InputError):
-        installer.resolve_host("http://[::1")
+        ollama_client.resolve_host("http://[::1")
 
 
 def test_a_malformed_ollama_host_is_one_line(run_script):
@@ -100,17 +102,17 @@ def test_a_malformed_ollama_host_is_one_line(run_script):
 
 
 def test_local_and_remote():
-    assert installer.is_local("http://127.0.0.1:11434")
-    assert installer.is_local("http://localhost:1")
-    assert not installer.is_local("http://gpu-box:11434")
+    assert ollama_client.is_local("http://127.0.0.1:11434")
+    assert ollama_client.is_local("http://localhost:1")
+    assert not ollama_client.is_local("http://gpu-box:11434")
 
 
 def test_models_dir_follows_ollama_models(monkeypatch, tmp_path):
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "m"))
-    assert installer.models_dir() == tmp_path / "m"
+    assert ollama_client.models_dir() == tmp_path / "m"
     monkeypatch.delenv("OLLAMA_MODELS")
-    assert installer.models_dir() == Path.home() / ".ollama" / "models"
-    assert installer.free_bytes(tmp_path / "does" / "not" / "exist") > 0
+    assert ollama_client.models_dir() == Path.home() / ".ollama" / "models"
+    assert ollama_client.free_bytes(tmp_path / "does" / "not" / "exist") > 0
 
 
 # --- install -------------------------------------------------------------------------------------
@@ -437,3 +439,174 @@ def test_ask_with_nothing_installed_says_how_to_install(run, small):
 def test_ask_with_ollama_down(run_script, dead_host):
     result = run_script("ask", "--host", dead_host, "write a python function that reverses a list")
     assert_one_line_error(result, 1, f"Ollama is not reachable at {dead_host}")
+
+
+# --- ask: piped material and conversations ----------------------------------------------------------
+
+
+def test_ask_reads_piped_material_with_the_instruction(run, small):
+    small.install("qwen2.5-coder:7b")
+    code = "def reverse(xs):\n    return xs[::-1]\n"
+    result = run("ask", "--host", small.host, "explain this python function", input=code)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == small.reply  # the answer alone on stdout
+    assert "qwen2.5-coder:7b" in result.stderr and "qwen2.5-coder:7b" not in result.stdout
+    (chat,) = [body for _, path, body in small.requests if path == "/api/chat"]
+    sent = chat["messages"][-1]["content"]
+    assert sent.startswith(code.strip()) and sent.endswith("explain this python function")
+
+
+def test_ask_continues_the_last_conversation_and_another_by_id(run, small):
+    small.install("qwen2.5-coder:7b")
+    assert run("ask", "--host", small.host, "write a python function that reverses a list").exit_code == 0
+    first = json.loads(run("usage", "conversations", "--json").stdout)[0]["id"]
+    assert run("ask", "--host", small.host, "write a python function that sorts a dict").exit_code == 0
+    result = run("ask", "--host", small.host, "-c", "now add python type hints to that function")
+    assert result.exit_code == 0, result.output
+    assert "kept conversation" in result.stderr
+    result = run("ask", "--host", small.host, "--cid", first, "also write a python unit test for it")
+    assert result.exit_code == 0, result.output
+    listed = {c["id"]: c for c in json.loads(run("usage", "conversations", "--json").stdout)}
+    assert listed[first]["turns"] == 2 and listed[first]["profile"] == "programming"
+    assert sorted(c["turns"] for c in listed.values()) == [2, 2]
+    chats = [body for _, path, body in small.requests if path == "/api/chat"]
+    assert chats[-1]["messages"][0]["content"] == "write a python function that reverses a list"
+    text = run("usage", "conversations").stdout
+    assert first in text and "programming" in text
+    assert run("usage", "conversations", "--delete", first).exit_code == 0
+    assert first not in run("usage", "conversations").stdout
+    assert run("usage", "conversations", "--clear", "--yes").stdout.startswith("Deleted 1 conversation.")
+    assert "No conversations kept yet" in run("usage", "conversations").stdout
+
+
+def test_ask_continue_without_kept_text_says_why(run_script, small):
+    small.install("qwen2.5-coder:7b")
+    assert run_script("config", "set", "log_text", "false").returncode == 0
+    assert run_script("ask", "--host", small.host, "write a python function that reverses a list").returncode == 0
+    result = run_script("ask", "--host", small.host, "-c", "now add type hints")
+    assert_one_line_error(result, 2, "log_text is false")
+    result = run_script("usage", "conversations", "--delete", "../../x")
+    assert_one_line_error(result, 2, "not a conversation id")
+
+
+def test_ask_with_no_log_keeps_no_conversation(run, small):
+    small.install("qwen2.5-coder:7b")
+    assert run("ask", "--no-log", "--host", small.host, "write a python function that reverses a list").exit_code == 0
+    assert json.loads(run("usage", "conversations", "--json").stdout) == []
+    result = run("ask", "--host", small.host, "-c", "--cid", "0123456789ab", "more")
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+# --- remove keeps what another installed profile needs; install what fits; terminals -----------
+
+def script(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 60):
+    """The console script in a child process: what a user's shell sees, tracebacks included."""
+    return subprocess.run([sys.executable, "-m", "recommender", *args], input=input, capture_output=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def in_terminal(args: list[str], answer: bytes, timeout: float = 30) -> tuple[int, str]:
+    """Run the console script on a pseudo-terminal, answer its prompt, return (exit code, screen)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdin, stdout and stderr are the terminal
+        os.execvpe(sys.executable, [sys.executable, "-m", "recommender", *args], os.environ)
+    screen = b""
+    deadline = time.monotonic() + timeout
+    answered = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        if not answered and b"?" in screen and b"[" in screen:
+            os.write(fd, answer)
+            answered = True
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done == 0:  # still running past the deadline: never leave the test hanging on it
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
+
+
+@pytest.mark.parametrize("forget", ["off", "clear"])
+def test_remove_keeps_a_model_another_installed_profile_needs_without_the_log(run, coding, forget):
+    if forget == "off":
+        run("usage", "off")
+    assert run("install", "data-work", "--tier", "fast", "--yes", "--host", coding.host).exit_code == 0
+    if forget == "clear":
+        run("usage", "clear", "--yes")
+    coding.install("qwen2.5-coder:32b")
+    result = run("remove", "programming", "--yes", "--host", coding.host)
+    assert result.exit_code == 0, result.output
+    assert "qwen2.5-coder:7b" in coding.installed  # data-work's fast model stays
+    assert "keep    qwen2.5-coder:7b: still used by data-work" in result.stdout
+    assert "qwen2.5-coder:32b" not in coding.installed
+
+
+def test_remove_without_state_infers_from_what_ollama_holds(run, coding):
+    coding.install("qwen2.5-coder:7b")
+    coding.install("qwen2.5-coder:32b")
+    assert not paths.state_path().exists()
+    result = run("remove", "programming", "--yes", "--host", coding.host)
+    assert result.exit_code == 0, result.output
+    # data-work's fast tier is all there, so it looks installed: its model stays.
+    assert "qwen2.5-coder:7b" in coding.installed and "qwen2.5-coder:32b" not in coding.installed
+
+
+def test_remove_asks_and_defaults_to_no(coding, taskprof_home):
+    coding.install("qwen2.5-coder:7b")
+    coding.install("qwen2.5-coder:32b")
+    code, out = in_terminal(["remove", "programming", "--host", coding.host], answer=b"\r")
+    assert "[y/N]" in out
+    assert code == 1
+    assert "qwen2.5-coder:32b" in coding.installed
+
+
+def test_install_without_tier_installs_what_fits_and_says_what_it_left_out(run, coding, taskprof_home):
+    # Tiny downloads, but a quality model that needs far more memory than the machine has.
+    profile = json.loads((taskprof_home / "profiles" / "programming.json").read_text())
+    profile["models"][1]["params_b"] = 400
+    profile["models"][1]["size_gb"] = 0.01
+    (taskprof_home / "profiles" / "programming.json").write_text(json.dumps(profile))
+    result = run("install", "programming", "--yes", "--host", coding.host, env={"TASKPROF_MEMORY": "4GB"})
+    assert result.exit_code == 0, result.output
+    assert pulls(coding) == ["qwen2.5-coder:7b"]
+    assert "Left out: programming's quality tier" in result.stderr
+    both = run("install", "programming", "--tier", "all", "--yes", "--host", coding.host,
+               env={"TASKPROF_MEMORY": "4GB"})
+    assert both.exit_code == 0 and pulls(coding) == ["qwen2.5-coder:7b", "qwen2.5-coder:32b"]
+
+
+def test_an_unknown_tag_is_not_http_minus_one_and_not_resumable(run, coding, taskprof_home):
+    write_profile(taskprof_home, "mixed", "qwen2.5-coder:7b", "llama3.3:8b")
+    result = run("install", "mixed", "--tier", "all", "--yes", "--host", coding.host)
+    assert result.exit_code == 1
+    assert "HTTP -1" not in result.output
+    assert "resume" not in result.output
+
+
+def test_the_terminal_bar_never_drops_back_and_ends_on_the_average_speed():
+    from recommender.cli.common import RichProgress
+
+    bar = RichProgress()
+    bar.start("qwen2.5-coder:7b", "http://127.0.0.1:11434", 4_700_000)
+    shown = []
+    for completed, total in [(1_000_000, 4_680_000), (4_680_000, 4_680_000), (4_680_500, 4_681_296),
+                             (4_681_296, 4_681_296)]:
+        bar.update(completed, total)  # the small layers after the weights raise the layers' total
+        task = bar.progress.tasks[0]
+        shown.append((task.total, task.finished))
+    # The bar is never full before the model is (it used to fill at the end of the weights layer,
+    # then fall back when the next layer raised the total).
+    assert shown == [(4_700_000, False)] * 4
+    bar.finish(True)
+    bar.close()
+    task = bar.progress.tasks[0]
+    assert task.completed == task.total == 4_681_296
+    assert task.fields["speed"].endswith("/s avg")

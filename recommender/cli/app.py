@@ -8,37 +8,37 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from recommender.errors import InputError, TaskprofError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130  # 2, a usage error, is click's own
 
-
-def _mapped(invoke):
+def _mapped(ctx: click.Context, invoke: Callable[[], Any]) -> Any:
     """Run a command; a core error becomes click's usage error (exit 2) or a one-line failure (exit 1),
     reported with this command's own context so the usage line is the subcommand's."""
-
-    def wrapper(self, ctx: click.Context):
-        try:
-            return invoke(self, ctx)
-        except InputError as exc:
-            raise click.UsageError(str(exc), ctx=ctx) from None
-        except TaskprofError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
+    try:
+        return invoke()
+    except InputError as exc:
+        raise click.UsageError(str(exc), ctx=ctx) from None
+    except TaskprofError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 class TaskprofCommand(click.Command):
-    invoke = _mapped(click.Command.invoke)
+    def invoke(self, ctx: click.Context) -> Any:
+        return _mapped(ctx, lambda: click.Command.invoke(self, ctx))
 
 
 class TaskprofGroup(click.Group):
     command_class = TaskprofCommand
     group_class = type  # subgroups are TaskprofGroups too
-    invoke = _mapped(click.Group.invoke)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _mapped(ctx, lambda: click.Group.invoke(self, ctx))
 
 
 # Each top-level command and the module that defines it. A module is imported only when its command

@@ -15,6 +15,7 @@ from recommender.cli.common import (
     show_warnings,
 )
 from recommender.cli.render import echo_json, style, table
+from recommender.types import TierSelection
 
 
 @click.command("bench", cls=TaskprofCommand)
@@ -23,7 +24,7 @@ from recommender.cli.render import echo_json, style, table
 @json_option
 @host_option
 @no_log_option
-def bench_cmd(targets: tuple[str, ...], tier: str, as_json: bool, host: str | None, no_log: bool) -> None:
+def bench_cmd(targets: tuple[str, ...], tier: TierSelection, as_json: bool, host: str | None, no_log: bool) -> None:
     """Measure installed models with prompts typical of their profile, using Ollama's own timings.
 
     With no arguments, every installed model of every profile. Results are kept in the usage
@@ -35,44 +36,16 @@ def bench_cmd(targets: tuple[str, ...], tier: str, as_json: bool, host: str | No
       taskprof bench llama3.1:8b --json
       taskprof bench
     """
-    from recommender import bench, hardware, installer, usage
-
     core = session(host=host, no_log=no_log)
-    for h in core.hosts:
-        core.server(h).version()
-    present, skipped = core.bench_targets(targets, tier)
+    report = core.bench(targets, tier, progress=lambda t: note(f"measuring {t.ref} ..."))
     if targets:
-        for ref in skipped:
+        for ref in report.skipped:
             note(f"skipped {ref}: not installed (taskprof install, or ollama pull {ref})")
-    elif skipped:
-        note(f"skipped {len(skipped)} catalogue models that are not installed")
-    runs = []
-    for t in present:
-        note(f"measuring {t.ref} ...")
-        server = core.server(t.host, read_timeout=installer.CHAT_READ_TIMEOUT)
-        result = bench.run(server, t.ref, bench.prompts_for(t.profile), profile=t.profile, tier=t.tier,
-                           expected=hardware.expected_seconds_for(t.params_b) if t.params_b else None)
-        runs.append(result)
-        if core.logging_on():
-            core.warn(usage.record_bench(
-                t.ref, tokens_per_second=result.tokens_per_second, seconds_per_response=result.seconds_per_response,
-                load_seconds=result.load_seconds, ttft_seconds=result.ttft_seconds,
-                prompt_tokens_per_second=result.prompt_tokens_per_second,
-            ))
-        core.record("bench", profile=t.profile, tier=t.tier, model=t.ref)
+    elif report.skipped:
+        note(f"skipped {len(report.skipped)} catalogue models that are not installed")
+    runs = report.runs
     if as_json:
-        echo_json({
-            "hosts": list(core.hosts),
-            "skipped": skipped,
-            "models": [{
-                "model": r.model, "profile": r.profile, "tier": r.tier, "responses": r.responses,
-                "tokens_per_second": r.tokens_per_second, "prompt_tokens_per_second": r.prompt_tokens_per_second,
-                "seconds_per_response": r.seconds_per_response, "load_seconds": r.load_seconds,
-                "ttft_seconds": r.ttft_seconds,
-                "expected_seconds": list(r.expected_seconds) if r.expected_seconds else None,
-                "verdict": r.verdict,
-            } for r in runs],
-        })
+        echo_json(report.to_json())
         show_warnings(core)
         return
     show_warnings(core)

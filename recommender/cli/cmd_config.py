@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
+import recommender.api as api
 from recommender.cli.app import TaskprofGroup
 from recommender.cli.common import json_option, warn
 from recommender.cli.render import echo_json, table
@@ -23,33 +25,31 @@ def config_cmd() -> None:
     """
 
 
-def _loaded():
-    from recommender import config
-
-    values = config.load()
+def _loaded() -> Any:
+    values = api.settings()
     for message in values.warnings:
         warn(message)
-    return config, values
+    return values
 
 
 @config_cmd.command("list")
 @json_option
 def config_list_cmd(as_json: bool) -> None:
     """Show every setting with its value and what it does."""
-    config, values = _loaded()
+    values = _loaded()
     if as_json:
         echo_json(dict(values))
         return
     click.echo(table(["SETTING", "VALUE", "MEANING"],
-                     [[k, config.show(k, values[k]), s.help] for k, s in config.SETTINGS.items()]))
+                     [[k, api.show_setting(k, values[k]), meaning] for k, meaning in api.setting_help().items()]))
 
 
 @config_cmd.command("get")
 @click.argument("name")
 def config_get_cmd(name: str) -> None:
     """Print one setting's value (JSON)."""
-    config, values = _loaded()
-    click.echo(json.dumps(values[config.check_name(name)]))
+    values = _loaded()
+    click.echo(json.dumps(values[api.check_setting(name)]))
 
 
 @config_cmd.command("set", short_help="Change a setting.")
@@ -64,17 +64,13 @@ def config_set_cmd(name: str, value: str) -> None:
       taskprof config set update_every 7d
       taskprof config set quality_host http://gpu-box:11434
     """
-    from recommender import config
-
-    stored = config.set_value(name, value)
-    click.echo(f"{name} = {config.show(name, stored)}")
+    stored = api.set_setting(name, value)
+    click.echo(f"{name} = {api.show_setting(name, stored)}")
 
 
 @config_cmd.command("unset")
 @click.argument("name")
 def config_unset_cmd(name: str) -> None:
     """Return a setting to its default."""
-    from recommender import config
-
-    config.unset(name)
-    click.echo(f"{name} = {config.show(name, config.SETTINGS[name].default)} (default)")
+    default = api.unset_setting(name)
+    click.echo(f"{name} = {api.show_setting(name, default)} (default)")

@@ -38,14 +38,14 @@ def litellm_cmd(profiles: tuple[str, ...], output: Path | None, host: str | None
       taskprof export litellm -o litellm.yaml && litellm --config litellm.yaml
       taskprof export litellm programming writing
     """
-    from recommender import export, paths
+    from recommender.api import write_text
 
     core = session(host=host)
-    text = export.litellm_yaml(core, profiles)
+    text = core.export_litellm(profiles)
     if output is None:
         click.echo(text, nl=False)
     else:
-        paths.atomic_write_text(output, text)
+        write_text(output, text)
         entries = text.count("model_name")
         note(f"Wrote {entries} model entries to {output}.")
     show_warnings(core)

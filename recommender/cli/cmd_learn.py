@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recommender.api import reset_personal
 from recommender.cli.app import TaskprofCommand
 from recommender.cli.common import json_option, note, profile_argument, session, show_warnings
 from recommender.cli.render import echo_json, style
@@ -32,7 +33,7 @@ def correct_cmd(profile: str, event_id: int | None, text: str | None, as_json: b
     core = session()
     c = core.correct(profile, text=text, event_id=event_id)
     if as_json:
-        echo_json({"id": c.event_id, "text": c.text, "profile": c.profile, "was": c.was, "corrections": c.stored})
+        echo_json(c.to_json())
     else:
         which = f"#{c.event_id} " if c.event_id is not None else ""
         was = f" (was {c.was})" if c.was else ""
@@ -56,42 +57,26 @@ def train_cmd(personal: bool, reset: bool, as_json: bool) -> None:
       taskprof train --personal
       taskprof train --reset
     """
-    from recommender import personal as personal_mod
-
     if personal == reset:
         raise click.UsageError("choose one of --personal or --reset")
     if reset:
-        removed = personal_mod.reset()
+        removed = reset_personal()
         if as_json:
             echo_json({"removed": removed})
         else:
             click.echo("Personal model removed: suggest uses the shipped classifier again." if removed
                        else "There was no personal model: suggest already uses the shipped classifier.")
         return
-    from recommender import usage
-
     core = session()
-    corrections = [personal_mod.Correction(c.text, c.profile) for c in usage.corrections()]
-    catalogue = core.catalogue
-    seeds = {p.name: [p.description, *p.recommended_for] for p in catalogue.values() if p.is_user}
-    report = personal_mod.train_personal(corrections, known_profiles=set(catalogue), seeds=seeds,
-                                         progress=lambda line: click.echo(line, err=True))
+    report = core.train_personal(progress=lambda line: click.echo(line, err=True))
     show_warnings(core)
     if as_json:
-        echo_json({
-            "shipped_cv_top1": round(report.shipped_cv, 4),
-            "personal_cv_top1": round(report.personal_cv, 4),
-            "corrections": report.corrections,
-            "labels": list(report.labels),
-            "new_labels": list(report.new_labels),
-            "ignored": report.ignored,
-            "path": str(report.saved_to),
-        })
+        echo_json(report.to_json())
         return
     click.echo(f"Personal model trained on the shipped data plus {report.corrections} correction(s).")
     click.echo(f"  cross-validated top-1 on the shipped data: shipped {report.shipped_cv:.3f}, personal {report.personal_cv:.3f}")
     if report.new_labels:
         click.echo(f"  your own profiles now suggestible: {', '.join(report.new_labels)}")
     for name, n in report.ignored.items():
-        click.echo(f"  not yet learned: {name} ({n} of {personal_mod.MIN_CORRECTIONS_FOR_NEW_PROFILE} corrections needed)")
+        click.echo(f"  not yet learned: {name} ({n} of {report.needed} corrections needed)")
     click.echo(f"  saved to {report.saved_to}; `taskprof train --reset` removes it")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,19 +18,24 @@ from recommender.cli.common import (
     memory_option,
     no_log_option,
     note,
+    piped_stdin,
     profile_argument,
     progress_reporter,
     session,
     show_warnings,
-    task_text,
     yes_option,
 )
 from recommender.cli.render import echo_json, style, table
+from recommender.types import InstallTier, Tier, TierSelection
 
-GB = 1_000_000_000
+if TYPE_CHECKING:
+    from recommender.api import Taskprof
+    from recommender.types import Status
+
+TIER_NAMES: tuple[Tier, ...] = ("fast", "quality")
 
 
-def _remind(core) -> None:
+def _remind(core: Taskprof) -> None:
     """`config set update_every 7d`: the commands that talk to Ollama say once a day when an update is due."""
     message = core.update_reminder()
     if message:
@@ -49,7 +54,7 @@ def _remind(core) -> None:
 @json_option
 @host_option
 @no_log_option
-def install_cmd(profiles: tuple[str, ...], tier: str, yes: bool, dry_run: bool, as_json: bool, host: str | None,
+def install_cmd(profiles: tuple[str, ...], tier: InstallTier, yes: bool, dry_run: bool, as_json: bool, host: str | None,
                 no_log: bool) -> None:
     """Pull the models of one or more profiles into Ollama.
 
@@ -93,112 +98,61 @@ def status_cmd(as_json: bool, memory: str | None, host: str | None) -> None:
     Example:
       taskprof status --json
     """
-    from recommender import hardware, installer, usage
-
     core = session(host=host, memory=memory)
-    state = core.installed_state()
-    bench = usage.latest_bench()
-    records = core.state
-    profiles = []
-    for p in core.catalogue.values():
-        tiers = {}
-        for m in p.models:
-            t = state.profiles[p.name][m.tier]
-            measured = bench.get(m.ref)
-            rec = records.model(t.host, m.ref)
-            fit = core.fits(m)
-            tiers[m.tier] = {
-                "model": m.ref,
-                "host": t.host,
-                "installed": t.installed,
-                "disk_bytes": t.disk_bytes,
-                "fits": fit,
-                "memory_gb": round(hardware.model_memory_bytes(m) / GB, 1),
-                "seconds_per_response": round(measured.seconds_per_response, 2)
-                if measured and measured.seconds_per_response else None,
-                "expected_seconds": list(hardware.expected_seconds(m)),
-                "follows_latest": m.follows_latest,
-                "last_updated": (rec.changed_at or None) if rec else None,
-                "last_pulled": (rec.pulled_at or None) if rec else None,
-            }
-        states = [t["installed"] for t in tiers.values()]
-        summary = "unknown" if None in states else "installed" if all(states) else "partial" if any(states) else "missing"
-        profiles.append({"name": p.name, "kind": p.kind, "state": summary, "installed": state.tiers(p.name),
-                         "tiers": tiers})
-    servers = [{"host": h, "reachable": state.reachable[h], "version": state.versions.get(h),
-                "error": state.errors.get(h), "tiers": [t for t in ("fast", "quality") if core.host(t) == h]}
-               for h in core.hosts]
-    machine = core.machine("fast") or core.machine("quality")
-    local = [h for h in core.hosts if installer.is_local(h)]
-    machine_info = {
-        "total_gb": round(machine.total_bytes / GB, 1) if machine else None,
-        "available_gb": round(machine.available_bytes / GB, 1) if machine and machine.available_bytes else None,
-        "gpu_gb": round(machine.gpu_bytes / GB, 1) if machine and machine.gpu_bytes else None,
-        "unified_memory": machine.unified if machine else None,
-        "source": machine.source if machine else None,
-        # A remote server's disk cannot be seen from here.
-        "models_dir": str(installer.models_dir()) if local else None,
-        "free_disk_gb": round(installer.free_bytes(installer.models_dir()) / GB, 1) if local else None,
-    }
-    if all(state.reachable.values()):
+    status = core.status()
+    if status.ok:
         _remind(core)
     if as_json:
-        first = {k: v for k, v in servers[0].items() if k != "tiers"}
-        echo_json({"server": first, "servers": servers, "machine": machine_info,
-                   "last_update": records.last_update or None, "profiles": profiles})
+        echo_json(status.to_json())
     else:
-        _render_status(core, servers, machine, machine_info, profiles)
+        _render_status(status)
     show_warnings(core)
-    failed = [s for s in servers if not s["reachable"]]
+    failed = [s.error or s.host for s in status.servers if not s.reachable]
     if failed:
-        raise click.ClickException("; ".join(s["error"] for s in failed))
+        raise click.ClickException("; ".join(failed))
 
 
-def _render_status(core, servers, machine, machine_info, profiles) -> None:
-    for s in servers:
-        reach = style("reachable", fg="green") if s["reachable"] else style("not reachable", fg="red")
-        tiers = " and ".join(s["tiers"])
-        click.echo(f"Ollama at {s['host']} ({tiers} tier{'s' if len(s['tiers']) > 1 else ''}): {reach}"
-                   + (f", version {s['version']}" if s["version"] else ""))
-    if machine:
-        avail = f", {machine.available_bytes / GB:.0f} GB available" if machine.available_bytes else ""
-        gpu = f", GPU {machine.gpu_bytes / GB:.0f} GB" if machine.gpu_bytes else ""
-        unified = " (unified)" if machine.unified else ""
-        click.echo(f"Memory: {machine.total_bytes / GB:.0f} GB{unified}{avail}{gpu} ({machine.source}); "
+def _render_status(status: Status) -> None:
+    for s in status.servers:
+        reach = style("reachable", fg="green") if s.reachable else style("not reachable", fg="red")
+        tiers = " and ".join(s.tiers)
+        click.echo(f"Ollama at {s.host} ({tiers} tier{'s' if len(s.tiers) > 1 else ''}): {reach}"
+                   + (f", version {s.version}" if s.version else ""))
+    machine = status.machine
+    if machine.total_gb is not None:
+        avail = f", {machine.available_gb:.0f} GB available" if machine.available_gb else ""
+        gpu = f", GPU {machine.gpu_gb:.0f} GB" if machine.gpu_gb else ""
+        unified = " (unified)" if machine.unified_memory else ""
+        click.echo(f"Memory: {machine.total_gb:.0f} GB{unified}{avail}{gpu} ({machine.source}); "
                    "'x' marks a tier this machine cannot hold.")
-    if machine_info["models_dir"]:
-        click.echo(f"Free disk where Ollama keeps models ({machine_info['models_dir']}): "
-                   f"{machine_info['free_disk_gb']:.1f} GB")
+    if machine.models_dir:
+        click.echo(f"Free disk where Ollama keeps models ({machine.models_dir}): {machine.free_disk_gb:.1f} GB")
     rows = []
-    for p in profiles:
-        cells = [p["name"], p["state"]]
-        for tier in ("fast", "quality"):
-            t = p["tiers"].get(tier)
+    for p in status.profiles:
+        cells = [p.name, p.state]
+        for tier in TIER_NAMES:
+            t = p.tiers.get(tier)
             if t is None:
                 cells.append("-")
                 continue
-            mark = "" if t["fits"] is not False else " x"
-            state = "?" if t["installed"] is None else ("yes" if t["installed"] else "no")
-            speed = f", {t['seconds_per_response']:.1f} s/answer" if t["seconds_per_response"] else ""
-            cells.append(f"{t['model']} [{state}{mark}{speed}]")
-        disk = sum(t["disk_bytes"] for t in {(t["host"], t["model"]): t for t in p["tiers"].values()}.values())
+            mark = "" if t.fits is not False else " x"
+            state = "?" if t.installed is None else ("yes" if t.installed else "no")
+            speed = f", {t.seconds_per_response:.1f} s/answer" if t.seconds_per_response else ""
+            cells.append(f"{t.model} [{state}{mark}{speed}]")
+        disk = sum(t.disk_bytes for t in {(t.host, t.model): t for t in p.tiers.values()}.values())
         cells.append(human_bytes(disk) if disk else "-")
         rows.append(cells)
     click.echo(table(["profile", "state", "fast [installed]", "quality [installed]", "on disk"], rows, right=(4,)))
     # Each server's models, with when taskprof last pulled a new build of them.
-    for s in servers:
-        seen = {}
-        for p in profiles:
-            for t in p["tiers"].values():
-                if t["host"] == s["host"] and t["installed"]:
-                    seen[t["model"]] = t
+    for s in status.servers:
+        seen = {t.model: t for p in status.profiles for t in p.tiers.values() if t.host == s.host and t.installed}
         if not seen:
             continue
-        click.echo(f"\nOn {s['host']}:")
+        click.echo(f"\nOn {s.host}:")
         for ref, t in sorted(seen.items()):
-            when = (t["last_updated"] or "")[:16].replace("T", " ") or "not pulled through taskprof"
-            policy = "follows latest" if t["follows_latest"] else "pinned"
-            click.echo(f"  {ref:<28} {human_bytes(t['disk_bytes']):>9}  {policy:<14}  last updated: {when}")
+            when = (t.last_updated or "")[:16].replace("T", " ") or "not pulled through taskprof"
+            policy = "follows latest" if t.follows_latest else "pinned"
+            click.echo(f"  {ref:<28} {human_bytes(t.disk_bytes):>9}  {policy:<14}  last updated: {when}")
 
 
 # --- remove ---------------------------------------------------------------------------------------
@@ -211,7 +165,7 @@ def _render_status(core, servers, machine, machine_info, profiles) -> None:
 @json_option
 @host_option
 @no_log_option
-def remove_cmd(profile: str, tier: str, yes: bool, as_json: bool, host: str | None, no_log: bool) -> None:
+def remove_cmd(profile: str, tier: TierSelection, yes: bool, as_json: bool, host: str | None, no_log: bool) -> None:
     """Delete a profile's models that no other installed profile still needs.
 
     A model stays when another profile you installed uses it on the same server (or, before taskprof
@@ -231,12 +185,11 @@ def remove_cmd(profile: str, tier: str, yes: bool, as_json: bool, host: str | No
     if plan.goes:
         confirm(f"Delete {len(plan.goes)} model{'s' if len(plan.goes) != 1 else ''}?", yes=yes, default=False,
                 refusal="not deleting without a yes: run this in a terminal, or add --yes")
-    deleted = core.remove(plan)
+    removal = core.remove(plan)
     if as_json:
-        echo_json({"profile": plan.profile, "tiers": list(plan.tiers), "deleted": deleted,
-                   "kept": [{"model": ref, "why": why} for ref, why in plan.stays]})
-    elif deleted:
-        click.echo(style("Deleted: ", bold=True) + ", ".join(deleted))
+        echo_json(removal.to_json())
+    elif removal.deleted:
+        click.echo(style("Deleted: ", bold=True) + ", ".join(removal.deleted))
     else:
         click.echo("Nothing to delete.")
     show_warnings(core)
@@ -266,8 +219,6 @@ def update_cmd(profiles: tuple[str, ...], yes: bool, quiet: bool, as_json: bool,
       taskprof update --yes --quiet
     """
     core = session(host=host, no_log=no_log)
-    for h in core.hosts:
-        core.server(h).version()
     targets, pinned = core.update_targets(profiles)
     if not targets:
         if not quiet:
@@ -288,10 +239,7 @@ def update_cmd(profiles: tuple[str, ...], yes: bool, quiet: bool, as_json: bool,
         raise
     reporter.close()
     if as_json:
-        echo_json({"models": [{"model": r.ref, "host": r.host, "result": r.result, "old_digest": r.old_digest,
-                               "new_digest": r.new_digest, "fetched_bytes": r.fetched_bytes, "error": r.error}
-                              for r in outcome.models],
-                   "pinned": [{"model": r, "digest": d} for r, d in outcome.pinned], "ok": outcome.ok})
+        echo_json(outcome.to_json())
     else:
         for r in outcome.models:
             if r.result == "updated":
@@ -313,44 +261,44 @@ def update_cmd(profiles: tuple[str, ...], yes: bool, quiet: bool, as_json: bool,
 
 @click.command("ask", cls=TaskprofCommand)
 @click.argument("text", nargs=-1)
+@click.option("--continue", "-c", "continue_last", is_flag=True, help="Continue the last conversation.")
+@click.option("--cid", metavar="ID", help="Continue the conversation with this id (`taskprof usage conversations`).")
 @click.option("--tier", type=click.Choice(["fast", "quality"]), help="Prefer this tier (default: what fits).")
 @memory_option
 @no_log_option
 @host_option
-def ask_cmd(text: tuple[str, ...], tier: str | None, memory: str | None, no_log: bool, host: str | None) -> None:
-    """Classify a task and let the right installed model answer it, streamed.
+def ask_cmd(text: tuple[str, ...], continue_last: bool, cid: str | None, tier: Tier | None, memory: str | None,
+            no_log: bool, host: str | None) -> None:
+    """Route a prompt to the right installed model and stream its answer.
 
-    The recommended tier answers if it is installed, else the other one. The task comes from the
-    arguments or from standard input. The answer goes to stdout; which model answered, to stderr.
+    The conversation router picks the profile (a follow-up keeps the conversation's profile, a new
+    task of another kind switches); the recommended tier answers if installed, else the other one.
+    Piped standard input is the material and TEXT the instruction. The answer goes to stdout; which
+    model answered, to stderr. Conversations are kept in the data directory (not with --no-log or
+    log_text false): -c continues the last one, --cid another.
 
     \b
     Examples:
       taskprof ask "explain what a race condition is"
-      git diff | taskprof ask --tier quality
+      taskprof ask -c "now give an example in Go"
+      git diff | taskprof ask --tier quality "review this change"
     """
-    from recommender import installer
-
-    raw = task_text(text)
+    if continue_last and cid:
+        raise click.UsageError("give -c or --cid, not both")
+    instruction = " ".join(text)
+    pasted = piped_stdin()
     core = session(host=host, memory=memory, no_log=no_log)
-    decision = core.decide(raw)
-    model, where, why = core.installed_model(decision, tier)
+    answer = core.ask(instruction, pasted=pasted, conversation=cid or ("last" if continue_last else None),
+                      tier=tier, keep=not no_log)
     _remind(core)
-    suffix = f" ({why})" if why else ""
-    note(style(f"[{decision.chosen_profile} -> {model.ref}, {model.tier} tier{suffix}]", dim=True))
-    core.record("ask", profile=decision.chosen_profile, tier=model.tier, model=model.ref,
-                confidence=decision.confidence, abstained=decision.abstained, text=decision.read_text)
-    started = time.monotonic()
-    last = None
-    server = core.server(where, read_timeout=installer.CHAT_READ_TIMEOUT)
-    for chunk in server.chat(model.ref, raw.strip()):
-        piece = chunk.message.content if chunk.message else ""
-        if piece:
-            click.echo(piece, nl=False)
-        last = chunk
+    m, r = answer.model, answer.route
+    suffix = f" ({m.note})" if m.note else ""
+    route = f", {r.route} conversation" if r.route != "new" else ""
+    note(style(f"[{r.profile} -> {m.ref}, {m.tier} tier{suffix}{route}]", dim=True))
+    for piece in answer:
+        click.echo(piece, nl=False)
     click.echo()
-    elapsed = time.monotonic() - started
-    rate = ""
-    if last is not None and last.eval_count and last.eval_duration:
-        rate = f", {last.eval_count / last.eval_duration * 1e9:.1f} tokens/s"
-    note(style(f"answered by {model.ref} in {elapsed:.1f} s{rate}", dim=True))
+    rate = f", {answer.tokens_per_second:.1f} tokens/s" if answer.tokens_per_second else ""
+    kept = f"; conversation {answer.conversation_id} (taskprof ask -c continues it)" if answer.conversation_id else ""
+    note(style(f"answered by {m.ref} in {answer.seconds:.1f} s{rate}{kept}", dim=True))
     show_warnings(core)

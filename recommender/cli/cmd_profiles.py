@@ -2,44 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from recommender import profiles as catalogue_mod
+from recommender.api import Model, Taskprof
 from recommender.cli.app import TaskprofGroup
-from recommender.cli.render import echo_json, echo_warnings, gb, style, table
-from recommender.profiles import Model, Profile, StoragePlan
+from recommender.cli.common import show_warnings
+from recommender.cli.render import echo_json, gb, style, table
+from recommender.types import TierSelection
 
 TIER_CHOICE = click.Choice(["fast", "quality", "all"])
-
-
-def model_json(model: Model) -> dict[str, Any]:
-    return {
-        "name": model.name,
-        "tag": model.tag,
-        "ref": model.ref,
-        "tier": model.tier,
-        "purpose": model.purpose,
-        "size_gb": model.size_gb,
-        "params_b": model.params_b,
-        "context": model.context,
-        "estimated": model.estimated,
-        "pinned_digest": model.pinned_digest,
-    }
-
-
-def profile_json(profile: Profile) -> dict[str, Any]:
-    return {
-        "name": profile.name,
-        "kind": profile.kind,
-        "description": profile.description,
-        "models": [model_json(m) for m in profile.models],
-        "recommended_for": list(profile.recommended_for),
-        "size_gb": round(profile.size_gb, 2),
-        "size_estimate": profile.size_estimate,
-        "source": "user" if profile.is_user else "bundled",
-    }
 
 
 @click.group("profiles", cls=TaskprofGroup, invoke_without_command=True)
@@ -60,24 +31,24 @@ def profiles_cmd(ctx: click.Context, as_json: bool, memory: str | None) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from recommender import hardware
-
-    catalogue = catalogue_mod.load_catalogue()
-    echo_warnings(catalogue.warnings)
-    machine = hardware.detect(memory)
+    # The same fit as suggest and install: each tier judged on the machine that runs it.
+    tp = Taskprof(memory=memory)
+    catalogue = tp.catalogue
+    show_warnings(tp)
     if as_json:
         out = []
         for p in catalogue.values():
-            item = profile_json(p)
+            item = p.to_json()
             for m, js in zip(p.models, item["models"], strict=True):
-                js["fits"] = hardware.fits(m, machine)
-                js["memory_gb"] = round(hardware.model_memory_bytes(m) / hardware.GB, 1)
+                js["fits"] = tp.fits(m)
+                js["memory_gb"] = tp.memory_gb(m)
             out.append(item)
         echo_json(out)
+        show_warnings(tp)
         return
 
     def cell(model: Model) -> str:
-        return model.ref if hardware.fits(model, machine) else model.ref + style(" (too big)", fg="yellow")
+        return model.ref if tp.fits(model) is not False else model.ref + style(" (too big)", fg="yellow")
 
     rows = [
         [
@@ -90,11 +61,14 @@ def profiles_cmd(ctx: click.Context, as_json: bool, memory: str | None) -> None:
         for p in catalogue.values()
     ]
     click.echo(table(["PROFILE", "KIND", "FAST", "QUALITY", "SIZE"], rows, right=[4]))
-    if any(not hardware.fits(m, machine) for p in catalogue.values() for m in p.models):
-        click.echo(f"\n(too big): needs more than {machine.total_bytes / hardware.GB:.0f} GB of memory allows; "
+    too_big = {m.tier for p in catalogue.values() for m in p.models if tp.fits(m) is False}
+    if too_big:
+        where = " / ".join(tp.where(t) for t in sorted(too_big))
+        click.echo(f"\n(too big): needs more memory than {where} allows; "
                    "see docs/model-selection.md for running it on a bigger machine over OLLAMA_HOST")
     if any(p.is_user for p in catalogue.values()):
         click.echo("\n* your own profile (from the data directory's profiles/ folder)")
+    show_warnings(tp)
 
 
 @profiles_cmd.command("show")
@@ -107,11 +81,11 @@ def show_cmd(name: str, as_json: bool) -> None:
     Example:
       taskprof profiles show document-intelligence
     """
-    catalogue = catalogue_mod.load_catalogue()
-    echo_warnings(catalogue.warnings)
-    profile = catalogue.get_profile(name)
+    tp = Taskprof()
+    profile = tp.profile(name)
+    show_warnings(tp)
     if as_json:
-        echo_json(profile_json(profile))
+        echo_json(profile.to_json())
         return
     click.echo(f"{style(profile.name, bold=True)} ({profile.kind} profile)")
     click.echo(profile.description)
@@ -131,25 +105,11 @@ def show_cmd(name: str, as_json: bool) -> None:
     click.echo(f"Defined in: {profile.source}")
 
 
-def plan_json(plan: StoragePlan) -> dict[str, Any]:
-    return {
-        "profiles": list(plan.profiles),
-        "tier": plan.tier,
-        "models": [
-            {"ref": m.ref, "size_gb": m.size_gb, "tiers": list(m.tiers), "used_by": list(m.used_by)}
-            for m in plan.models
-        ],
-        "total_gb": round(plan.total_gb, 2),
-        "naive_gb": round(plan.naive_gb, 2),
-        "saved_gb": round(plan.saved_gb, 2),
-    }
-
-
 @profiles_cmd.command("size")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--tier", type=TIER_CHOICE, default="all", show_default=True, help="Which tiers to count.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def size_cmd(names: tuple[str, ...], tier: str, as_json: bool) -> None:
+def size_cmd(names: tuple[str, ...], tier: TierSelection, as_json: bool) -> None:
     """Plan the disk space for profiles, counting shared models once.
 
     With no NAME, plans all nine task profiles.
@@ -159,12 +119,11 @@ def size_cmd(names: tuple[str, ...], tier: str, as_json: bool) -> None:
       taskprof profiles size
       taskprof profiles size programming data-work --tier fast
     """
-    catalogue = catalogue_mod.load_catalogue()
-    echo_warnings(catalogue.warnings)
-    chosen = [catalogue.get_profile(n) for n in dict.fromkeys(names)] if names else catalogue.of_kind("task")
-    plan = catalogue_mod.storage_plan(chosen, tier)
+    tp = Taskprof()
+    plan = tp.storage_plan(names, tier)
+    show_warnings(tp)
     if as_json:
-        echo_json(plan_json(plan))
+        echo_json(plan.to_json())
         return
     what = "all task profiles" if not names else ", ".join(plan.profiles)
     click.echo(f"Storage plan for {what} (tier: {tier})")

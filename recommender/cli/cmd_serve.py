@@ -6,7 +6,6 @@ import click
 
 from recommender.cli.app import TaskprofCommand
 from recommender.cli.common import host_option, no_log_option, note
-from recommender.errors import InputError
 
 KEY_ENV = "TASKPROF_SERVE_KEY"
 
@@ -36,25 +35,7 @@ def serve_cmd(listen: str, host: str | None, api_key: str | None, origins: str |
       OLLAMA_HOST=127.0.0.1:11435 ollama run taskprof/auto
       TASKPROF_SERVE_KEY=s3cret taskprof serve --listen 0.0.0.0:11435
     """
-    from recommender import serve  # starlette, uvicorn and httpx load here, never for other commands
+    from recommender.api import serve
 
-    address = serve.parse_listen(listen)
-    api_key = serve.clean_key(api_key, f"--api-key / {KEY_ENV}")
-    if not address.loopback and not api_key:
-        raise InputError(f"listening on {address.host} lets other machines in: give a key with --api-key "
-                         f"or {KEY_ENV} (clients send 'Authorization: Bearer <key>'), or listen on 127.0.0.1")
-    core = serve.ServeSession(host=host, log=not no_log)
-    note(f"taskprof serve: loading the classifier and asking Ollama ({', '.join(core.hosts)}) ...")
-    sock = serve.bind(address)
-    app = serve.create_app(core, api_key=api_key, on_event=note, loopback=address.loopback,
-                           origins=tuple((origins or "").split(",")))
-    tiers = ", ".join(f"{tier} tier on {core.host(tier)}" for tier in ("fast", "quality"))
-    url = address.client_url()
-    note(f"Listening on {url}" + (f" (all interfaces, {address.url})" if address.unspecified else "")
-         + f" ({tiers}); {'a key is required' if api_key else 'no key: loopback only'}; "
-         f"usage log {'on' if core.logging_on() else 'off'}. Ctrl-C stops.")
-    note(f"  ollama:  OLLAMA_HOST={url.removeprefix('http://')} ollama run taskprof/auto")
-    note(f"  openai:  base_url={url}/v1, model=taskprof/auto")
-    for message in core.drain_warnings():
-        note(f"Warning: {message}")
-    serve.run(app, sock)
+    serve(listen, host=host, api_key=api_key, log=not no_log, key_env=KEY_ENV, on_event=note,
+          origins=tuple((origins or "").split(",")))

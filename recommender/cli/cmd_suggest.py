@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 
-from recommender import classifier as clf_mod
 from recommender.cli import install_flow
 from recommender.cli.app import TaskprofCommand
 from recommender.cli.common import (
@@ -27,55 +27,15 @@ from recommender.cli.common import (
 )
 from recommender.cli.render import echo_json, gb, style
 from recommender.errors import InputError, TaskprofError
+from recommender.types import ENCODERS, Decision, InstallTier
+
+if TYPE_CHECKING:
+    from recommender.api import Taskprof
 
 BATCH_CHUNK = 1024
 
 
-def speeds(profile, measured: dict) -> dict[str, dict[str, Any]]:
-    """Per tier: the design's seconds-per-answer range and, once `taskprof bench` ran, the measured one."""
-    from recommender import hardware
-
-    out = {}
-    for m in profile.models:
-        bench = measured.get(m.ref)
-        out[m.tier] = {
-            "expected_seconds": list(hardware.expected_seconds(m)),
-            "measured_seconds": round(bench.seconds_per_response, 2) if bench and bench.seconds_per_response else None,
-        }
-    return out
-
-
-def decision_json(d, catalogue, measured: dict) -> dict[str, Any]:
-    profile = catalogue.get_profile(d.chosen_profile)
-    speed = speeds(profile, measured)
-    return {
-        "id": d.id,
-        "text": d.text,
-        "profile": d.profile,
-        "confidence": round(d.confidence, 4),
-        "alternatives": [{"profile": a.profile, "confidence": round(a.confidence, 4)} for a in d.alternatives],
-        "abstained": d.abstained,
-        "fallback_profile": d.fallback_profile,
-        "models": {
-            m.tier: {"name": m.ref, "purpose": m.purpose, "size_gb": m.size_gb, **speed[m.tier]}
-            for m in profile.models
-        },
-        "recommended_tier": d.recommended_tier,
-        "tier_reason": d.tier_reason,
-        "tier_fits": d.tier_fits,
-        "similar": [{"text": x.text, "profile": x.profile, "similarity": round(x.similarity, 4)} for x in d.similar],
-        "truncated": d.truncated,
-        "focus": d.focus,
-        "payload_kind": d.payload_kind,
-        "language": d.language,
-        "language_note": d.language_note,
-        "encoder": d.encoder,
-        "personal": d.personal,
-        "history_decided": d.history_decided,
-    }
-
-
-def render(d, catalogue, measured: dict) -> None:
+def render(d: Decision) -> None:
     """The suggestion on stdout; notes and hints on stderr."""
     others = ", ".join(f"{a.profile} {a.confidence:.2f}" for a in d.alternatives)
     if d.language_note:
@@ -93,14 +53,11 @@ def render(d, catalogue, measured: dict) -> None:
     if d.focus:
         click.echo(f"  read from the request: \"{_short(d.focus)}\""
                    + (f" (pasted {d.payload_kind} around it)" if d.payload_kind else ""))
-    profile = catalogue.get_profile(d.chosen_profile)
     click.echo()
-    speed = speeds(profile, measured)
-    for model in profile.models:
+    for model in d.models:
         mark = style("  <- start here", fg="cyan") if model.tier == d.recommended_tier else ""
-        sp = speed[model.tier]
-        pace = (f"{sp['measured_seconds']:.1f} s/answer measured" if sp["measured_seconds"] is not None
-                else "~{}-{} s/answer expected".format(*sp["expected_seconds"]))
+        pace = (f"{model.measured_seconds:.1f} s/answer measured" if model.measured_seconds is not None
+                else "~{}-{} s/answer expected".format(*model.expected_seconds))
         click.echo(f"  {model.tier:<8} {style(model.ref, bold=True)} ({gb(model.size_gb)}, {pace}){mark}")
         click.echo(f"           {model.purpose}")
     click.echo()
@@ -113,7 +70,7 @@ def render(d, catalogue, measured: dict) -> None:
     if d.similar and not d.abstained:
         click.echo("Similar to: " + "; ".join(f'"{x.text}"' for x in d.similar))
     if d.truncated:
-        note(style(f"Note: the text is longer than the encoder reads: only its first {_max_tokens()} tokens were used",
+        note(style(f"Note: the text is longer than the encoder reads: only its first {d.max_tokens} tokens were used",
                    dim=True))
     if d.personal:
         note(style("Note: classified with your personal model (taskprof train --reset goes back to the shipped one)",
@@ -126,17 +83,11 @@ def _short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _max_tokens() -> int:
-    from recommender.encoder import MAX_TOKENS
-
-    return MAX_TOKENS
-
-
 @click.command("suggest", cls=TaskprofCommand)
 @click.argument("text", nargs=-1)
 @json_option
 @click.option("--batch", is_flag=True, help="Classify one task per stdin line; print one JSON object per line.")
-@click.option("--encoder", type=click.Choice(clf_mod.ENCODERS), default="static", show_default=True,
+@click.option("--encoder", type=click.Choice(ENCODERS), default="static", show_default=True,
               help="'full' runs the original sentence-transformer (needs the train extra): the accuracy reference.")
 @memory_option
 @click.option("--install", "do_install", is_flag=True, help="Install the suggested profile's models through Ollama.")
@@ -145,7 +96,9 @@ def _max_tokens() -> int:
 @click.option("--dry-run", is_flag=True, help="With --install: show the plan, download nothing.")
 @host_option
 @no_log_option
-def suggest_cmd(text, as_json, batch, encoder, memory, do_install, tier, yes, dry_run, host, no_log) -> None:
+def suggest_cmd(text: tuple[str, ...], as_json: bool, batch: bool, encoder: str, memory: str | None,
+                do_install: bool, tier: InstallTier | None, yes: bool, dry_run: bool, host: str | None,
+                no_log: bool) -> None:
     """Suggest the profile for a task described in plain words.
 
     The text comes from the arguments, or from standard input when piped. With no text at all,
@@ -171,18 +124,12 @@ def suggest_cmd(text, as_json, batch, encoder, memory, do_install, tier, yes, dr
     if not text and not joined.strip():
         show_history(core, as_json)
         return
-    from recommender import service, usage
-
-    decision = core.decide(joined)
     # Logged before anything is printed: a reader that hangs up (| head) must not lose the event.
-    decision = service.with_id(decision, core.record(
-        "suggest", profile=decision.chosen_profile, tier=decision.recommended_tier,
-        confidence=decision.confidence, abstained=decision.abstained, text=decision.read_text))
-    measured = usage.latest_bench()
+    decision = core.decide(joined).log(core)
     if as_json:
-        echo_json(decision_json(decision, core.catalogue, measured))
+        echo_json(decision.to_json())
     else:
-        render(decision, core.catalogue, measured)
+        render(decision)
     show_warnings(core)
     if do_install:
         outcome = install_flow.run_install(core, [decision.chosen_profile], tier or "fit", yes=yes, dry_run=dry_run)
@@ -195,7 +142,7 @@ def suggest_cmd(text, as_json, batch, encoder, memory, do_install, tier, yes, dr
         _auto_install(core, decision)
 
 
-def _auto_install(core, decision) -> None:
+def _auto_install(core: Taskprof, decision: Decision) -> None:
     """`config set auto_install true`: pull the missing tier of a profile suggested often enough.
     Everything it says goes to stderr, and nothing it meets changes suggest's exit code."""
     due = core.auto_install_due(decision)
@@ -213,42 +160,38 @@ def _auto_install(core, decision) -> None:
     show_warnings(core)
 
 
-def show_history(core, as_json: bool) -> None:
+def show_history(core: Taskprof, as_json: bool) -> None:
     """No text: the profiles this user relies on most, which tiers are installed, how to install the rest."""
-    from recommender import usage
-
-    top = usage.top_profiles(limit=5)
-    if not top and not as_json:
+    used = core.history()
+    if not used.profiles and not as_json:
         raise InputError('no task given: describe it, e.g. taskprof suggest "review this contract"')
-    state = core.installed_state(quick=True) if top else None
-    tiers = {u.profile: state.tiers(u.profile) if state else None for u in top}
-    missing = [name for name, t in tiers.items() if t == "no"]
     if as_json:
-        echo_json({"profiles": [{"profile": u.profile, "uses": u.uses, "share": round(u.share, 4),
-                                 "last_used": u.last_used, "installed": tiers[u.profile]} for u in top],
-                   "install_command": f"taskprof install {' '.join(missing)}" if missing else None})
+        echo_json(used.to_json())
         show_warnings(core)
         return
     click.echo("No task given. The profiles you use most:")
-    for u in top:
-        t = tiers[u.profile]
+    for u in used.profiles:
+        t = u.installed
         mark = "install state unknown" if t is None else "not installed" if t == "no" else f"installed: {t}"
         click.echo(f"  {u.profile:<24} {u.uses:>5} {'use' if u.uses == 1 else 'uses'}  "
                    f"last {u.last_used[:16].replace('T', ' ')}  {mark}")
-    if missing:
-        note(f"Install the missing ones: taskprof install {' '.join(missing)}")
-    elif state is not None and not all(state.reachable.values()):
+    if used.missing:
+        note(f"Install the missing ones: taskprof install {' '.join(used.missing)}")
+    elif used.ollama_reachable is False:
         note("Ollama was not reachable, so the install state is unknown. To install them: "
-             f"taskprof install {' '.join(u.profile for u in top)}")
+             f"taskprof install {' '.join(u.profile for u in used.profiles)}")
     show_warnings(core)
 
 
-def run_batch(core) -> None:
-    """One task a line in, one JSON object a line out. The same decide() as a single suggestion."""
-    from recommender import service, usage
+def iter_lines(text: str) -> Iterator[str]:
+    """--batch input: one task a line, whitespace collapsed."""
+    for line in text.splitlines():
+        yield " ".join(line.split())
 
-    lines = list(service.iter_lines(read_stdin_text()))
-    measured = usage.latest_bench()
+
+def run_batch(core: Taskprof) -> None:
+    """One task a line in, one JSON object a line out. The same decide() as a single suggestion."""
+    lines = list(iter_lines(read_stdin_text()))
     out = sys.stdout
     for start in range(0, len(lines), BATCH_CHUNK):
         chunk = lines[start:start + BATCH_CHUNK]
@@ -257,6 +200,6 @@ def run_batch(core) -> None:
             if not line:
                 out.write(json.dumps({"text": "", "error": "empty line"}) + "\n")
                 continue
-            out.write(json.dumps(decision_json(next(decisions), core.catalogue, measured), ensure_ascii=False) + "\n")
+            out.write(json.dumps(next(decisions).to_json(), ensure_ascii=False) + "\n")
     out.flush()
     show_warnings(core)

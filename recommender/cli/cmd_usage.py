@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from recommender import paths
+import recommender.api as api
 from recommender.cli import install_flow
 from recommender.cli.app import TaskprofGroup
 from recommender.cli.common import (
@@ -22,6 +22,8 @@ from recommender.cli.common import (
     yes_option,
 )
 from recommender.cli.render import echo_json, style, table
+from recommender.errors import InputError
+from recommender.types import TierSelection
 
 BAR_WIDTH = 30
 
@@ -53,20 +55,10 @@ def stats_cmd(days: int | None, as_json: bool, host: str | None) -> None:
       taskprof usage stats --days 30
     """
     core = session(host=host)
-    result, installed = core.usage_stats(days)
-    rows = [
-        {
-            "profile": u.profile,
-            "uses": u.uses,
-            "share": round(u.share, 4),
-            "last_used": u.last_used,
-            "installed": installed.tiers(u.profile) if installed else None,
-            "top_tier": u.top_tier,
-        }
-        for u in result.profiles
-    ]
+    result = core.usage_stats(days)
+    rows = [u.to_json() for u in result.profiles]
     if as_json:
-        echo_json({"total": result.total, "days": days, "profiles": rows, "commands": result.commands})
+        echo_json(result.to_json())
         show_warnings(core)
         return
     if not rows:
@@ -82,7 +74,7 @@ def stats_cmd(days: int | None, as_json: bool, host: str | None) -> None:
         lines.append([r["profile"], str(r["uses"]), f"{r['share'] * 100:.0f}%", bar,
                       r["last_used"][:16].replace("T", " "), r["top_tier"] or "-", r["installed"] or "?"])
     click.echo(table(["PROFILE", "USES", "SHARE", "", "LAST USED (UTC)", "TIER", "INSTALLED"], lines, right=[1, 2]))
-    if installed is not None and not all(installed.reachable.values()):
+    if result.ollama_reachable is False:
         click.echo(style("INSTALLED ?: Ollama was not reachable.", dim=True), err=True)
     show_warnings(core)
 
@@ -90,24 +82,20 @@ def stats_cmd(days: int | None, as_json: bool, host: str | None) -> None:
 @usage_cmd.command("path")
 def path_cmd() -> None:
     """Print the usage database's path (the data directory holds profiles/ and config.json too)."""
-    click.echo(str(paths.usage_db_path()))
+    click.echo(api.usage_db_path())
 
 
 @usage_cmd.command("on")
 def on_cmd() -> None:
     """Record suggestions, uses and maintenance again."""
-    from recommender import config
-
-    config.set_value("logging", "true")
+    api.set_setting("logging", "true")
     click.echo("Usage logging is on.")
 
 
 @usage_cmd.command("off")
 def off_cmd() -> None:
     """Stop recording anything in the usage log (what is stored stays; install state is kept apart)."""
-    from recommender import config
-
-    config.set_value("logging", "false")
+    api.set_setting("logging", "false")
     click.echo("Usage logging is off; `taskprof usage on` turns it back on.")
 
 
@@ -115,11 +103,9 @@ def off_cmd() -> None:
 @yes_option
 def clear_cmd(yes: bool) -> None:
     """Delete every recorded event (corrections, benchmark results and install state stay)."""
-    from recommender import usage
-
     confirm("Delete every recorded event?", yes=yes, default=False,
             refusal="not clearing the usage log without a yes: run this in a terminal, or add --yes")
-    count = usage.clear()
+    count = api.clear_usage()
     click.echo(f"Deleted {count} event{'s' if count != 1 else ''}.")
 
 
@@ -134,14 +120,12 @@ def export_cmd(fmt: str, days: int | None) -> None:
     Example:
       taskprof usage export --format csv > usage.csv
     """
-    from recommender import usage
-
     fields = ["id", "ts", "command", "profile", "tier", "model", "confidence", "abstained", "text"]
     out = sys.stdout
     writer = csv.DictWriter(out, fieldnames=fields) if fmt == "csv" else None
     if writer:
         writer.writeheader()
-    for event in usage.events(days):
+    for event in api.Taskprof().usage_events(days):
         row: dict[str, Any] = {f: getattr(event, f) for f in fields}
         if writer:
             writer.writerow(row)
@@ -157,7 +141,7 @@ def export_cmd(fmt: str, days: int | None) -> None:
 @yes_option
 @click.option("--dry-run", is_flag=True, help="Show the plan, download nothing.")
 @host_option
-def auto_install_cmd(top: int, min_uses: int, tier: str, days: int | None, yes: bool, dry_run: bool,
+def auto_install_cmd(top: int, min_uses: int, tier: TierSelection, days: int | None, yes: bool, dry_run: bool,
                      host: str | None) -> None:
     """Install the profiles you use most that are not fully installed yet.
 
@@ -165,9 +149,7 @@ def auto_install_cmd(top: int, min_uses: int, tier: str, days: int | None, yes: 
     Example:
       taskprof usage auto-install --top 2 --tier fast --dry-run
     """
-    from recommender import usage
-
-    used = [u for u in usage.top_profiles(limit=top, days=days) if u.uses >= min_uses]
+    used = api.top_profiles(limit=top, days=days, min_uses=min_uses)
     if not used:
         click.echo(f"No profile has been used {min_uses}+ times yet: nothing to install.")
         return
@@ -179,3 +161,42 @@ def auto_install_cmd(top: int, min_uses: int, tier: str, days: int | None, yes: 
     show_warnings(core)
     if outcome is not None and not outcome.ok:
         raise click.exceptions.Exit(1)
+
+
+@usage_cmd.command("conversations")
+@click.option("--delete", "delete_id", metavar="ID", help="Delete this conversation.")
+@click.option("--clear", "clear_all", is_flag=True, help="Delete every conversation.")
+@yes_option
+@json_option
+def conversations_cmd(delete_id: str | None, clear_all: bool, yes: bool, as_json: bool) -> None:
+    """The conversations `taskprof ask` keeps for -c and --cid: id, profile, turns, last used.
+
+    \b
+    Examples:
+      taskprof usage conversations
+      taskprof usage conversations --delete 3f9a0c1d2e4b
+      taskprof usage conversations --clear --yes
+    """
+    core = session()
+    if delete_id and clear_all:
+        raise InputError("give --delete ID or --clear, not both")
+    if delete_id:
+        core.delete_conversation(delete_id)
+        click.echo(f"Deleted conversation {delete_id}.")
+        return
+    if clear_all:
+        confirm("Delete every conversation?", yes=yes, default=False,
+                refusal="not deleting conversations without a yes: run this in a terminal, or add --yes")
+        count = core.clear_conversations()
+        click.echo(f"Deleted {count} conversation{'s' if count != 1 else ''}.")
+        return
+    found = core.conversations()
+    if as_json:
+        echo_json([c.to_json() for c in found])
+        return
+    if not found:
+        click.echo('No conversations kept yet: taskprof ask "..." starts one.')
+        return
+    click.echo(table(["ID", "PROFILE", "TURNS", "LAST USED (UTC)"],
+                     [[c.id, c.profile or "-", str(c.turns), c.last_used[:16].replace("T", " ")] for c in found],
+                     right=[2]))

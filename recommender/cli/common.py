@@ -5,16 +5,24 @@ No command module imports another; what two of them need lives here or in the co
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from recommender.cli.render import echo_warnings, gb
 from recommender.errors import InputError, InstallRefused
 
+if TYPE_CHECKING:
+    from recommender.api import Taskprof
+
 GB = 1_000_000_000
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 # --- options ----------------------------------------------------------------------------------
@@ -23,14 +31,14 @@ GB = 1_000_000_000
 def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion for profile names (bundled and the user's)."""
     try:
-        from recommender.profiles import load_catalogue
+        from recommender.api import profile_names
 
-        return [name for name in load_catalogue() if name.startswith(incomplete)]
+        return [name for name in profile_names() if name.startswith(incomplete)]
     except Exception:  # completion must never print a traceback into the user's shell
         return []
 
 
-def profile_argument(name: str = "profile", **kwargs: Any):
+def profile_argument(name: str = "profile", **kwargs: Any) -> Callable[[FC], FC]:
     return click.argument(name, shell_complete=complete_profiles, **kwargs)
 
 
@@ -48,10 +56,11 @@ INSTALL_TIERS = click.Choice(["fit", "fast", "quality", "all"])
 TIERS = click.Choice(["fast", "quality", "all"])
 
 
-def session(*, host: str | None = None, memory: str | None = None, no_log: bool = False, encoder: str = "static"):
-    from recommender.service import Session
+def session(*, host: str | None = None, memory: str | None = None, no_log: bool = False,
+            encoder: str = "static") -> Taskprof:
+    from recommender.api import Taskprof
 
-    return Session(host=host, memory=memory, log=not no_log, encoder=encoder)
+    return Taskprof(host=host, memory=memory, log=not no_log, encoder=encoder)
 
 
 # --- streams --------------------------------------------------------------------------------------
@@ -62,7 +71,7 @@ def warn(message: str | None) -> None:
         echo_warnings([message])
 
 
-def show_warnings(core) -> None:
+def show_warnings(core: Taskprof) -> None:
     """Everything the core had to say on the side: on stderr, so stdout stays the result."""
     echo_warnings(core.drain_warnings())
 
@@ -88,6 +97,20 @@ def task_text(words: tuple[str, ...]) -> str:
     if words:
         return " ".join(words)
     return "" if sys.stdin.isatty() else read_stdin_text()
+
+
+def piped_stdin() -> str | None:
+    """Standard input when something was piped or redirected into it; None at a terminal, and None
+    for an inherited stdin that is neither a pipe nor a file (reading it could wait for ever)."""
+    if sys.stdin.isatty():
+        return None
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, io.UnsupportedOperation):
+        mode = None  # not a real descriptor (an in-process test runner): read what it holds
+    if mode is not None and not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        return None
+    return read_stdin_text() or None
 
 
 def confirm(question: str, *, yes: bool, refusal: str, default: bool = False) -> None:

@@ -7,12 +7,17 @@ stderr where the command's result is something else) and what the exit code is.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from recommender.cli.common import GB, confirm, note, progress_reporter
 from recommender.cli.render import gb, style, table
 from recommender.errors import InstallRefused
-from recommender.service import InstallOutcome, InstallPlan, Session
+
+if TYPE_CHECKING:
+    from recommender.api import Taskprof
+    from recommender.types import InstallOutcome, InstallPlan, InstallTier
 
 
 def render_plan(plan: InstallPlan) -> None:
@@ -38,7 +43,7 @@ def render_plan(plan: InstallPlan) -> None:
             note(f"Free disk where Ollama keeps models ({s.models_dir}): {gb(s.free_bytes / GB)}.")
 
 
-def run_install(core: Session, names: list[str], tier: str, *, yes: bool, dry_run: bool,
+def run_install(core: Taskprof, names: list[str], tier: InstallTier, *, yes: bool, dry_run: bool,
                 quiet: bool = False) -> InstallOutcome | None:
     """Plan and, with consent, install. None for a dry run. Ctrl-C says what finished, then propagates."""
     plan = core.plan_install(names, tier)
@@ -85,9 +90,6 @@ def summary(outcome: InstallOutcome, *, err: bool) -> None:
         say("Run the same command again: finished models are skipped and interrupted ones resume.")
 
 
-def outcome_json(outcome: InstallOutcome | None) -> dict:
-    if outcome is None:
-        return {"dry_run": True}
-    return {"installed": outcome.installed, "present": outcome.present, "failed": outcome.failed,
-            "not_started": outcome.not_started, "ok": outcome.ok}
+def outcome_json(outcome: InstallOutcome | None) -> dict[str, Any]:
+    return {"dry_run": True} if outcome is None else outcome.to_json()
 

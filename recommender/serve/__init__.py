@@ -23,6 +23,7 @@ Ollama's, not a copy of it.
     background.py the usage log writer and background installs
     app.py       the handlers and create_app
     net.py       uvicorn with request deadlines, a connection cap and the file limit raised
+    start.py     the command: checks, banner, run (recommender.api.serve calls it)
 
 Starlette, uvicorn and httpx are imported by this package only, and this package only by the serve
 command: `import recommender` and `taskprof suggest` never load them.
@@ -46,7 +47,8 @@ from recommender.serve.names import (
 )
 from recommender.serve.net import run
 from recommender.serve.route import ServeSession
+from recommender.serve.start import main
 
 __all__ = ["AUTO", "DEFAULT_LISTEN", "MAX_BODY_BYTES", "PREFIX", "Gate", "Listen", "NotServed", "ServeSession",
-           "Server", "Virtual", "bind", "clean_key", "create_app", "error_response", "parse_listen",
+           "Server", "Virtual", "bind", "clean_key", "create_app", "error_response", "main", "parse_listen",
            "parse_virtual", "run"]

@@ -17,14 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from recommender import installer as ollama_client
+from recommender import ollama_client
 from recommender.classifier import FALLBACK_PROFILE
 from recommender.errors import TaskprofError
 from recommender.serve import validate
 from recommender.serve.background import Installs, UseLog
 from recommender.serve.gate import BODIES_IN_FLIGHT, Gate, error_response, split_origins
 from recommender.serve.names import PREFIX, NotServed, Virtual, parse_virtual
-from recommender.serve.route import Routed, Router, ServeSession, record_accepts
+from recommender.serve.route import Routed, Router, ServeSession
 from recommender.serve.upstream import LISTING_TTL, Upstream, UpstreamStream
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -43,7 +43,6 @@ class Server:
         self.installs = Installs(session, self.on_event, self.upstream.forget)
         self.router = Router(session, self.upstream, on_missing=self.installs.start)
         self.uses = UseLog(session, self.on_event)
-        self.logged_fields = record_accepts(session)
         self.open_streams = [0]  # upstream answers being passed on right now
 
     def _store_tags(self, host: str, models: list[dict[str, Any]]) -> None:
@@ -123,9 +122,7 @@ class Server:
                                  "abstained": (d.profile == FALLBACK_PROFILE) if d else None,
                                  "text": routed.text}  # only auto-routed chats keep their text: it decided
         if d is not None:
-            for field, value in (("conversation", routed.conversation), ("route", d.route)):
-                if field in self.logged_fields:
-                    event[field] = value
+            event.update(conversation=routed.conversation, route=d.route)
         self.uses.add(**event)
         how = f"auto, {d.route} ({d.confidence:.0%})" if d else "named"
         self.on_event(f"chat -> {routed.profile} ({routed.tier}) {routed.model} on {routed.host} [{how}]"

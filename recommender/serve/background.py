@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from recommender.errors import TaskprofError
-from recommender.service import Session
+from recommender import history, usage
+from recommender.api import Taskprof
+from recommender.session import Session
 
 
 class UseLog:
@@ -27,7 +29,7 @@ class UseLog:
     def _run(self) -> None:
         while (event := self.queue.get()) is not None:
             try:
-                self.session.record("chat", **event)
+                self._record(event)
                 for message in self.session.drain_warnings():
                     self.on_event(f"Warning: {message}")
             except Exception as exc:
@@ -35,6 +37,16 @@ class UseLog:
             finally:
                 self.queue.task_done()
         self.queue.task_done()
+
+    def _record(self, event: dict[str, Any]) -> None:
+        """One use, with its conversation key and route (history.record takes neither yet: the event
+        is written as it would write it, the text capped; usage.record hashes what must be hashed)."""
+        if not self.session.logging_on():
+            return
+        text = event.get("text")
+        if text is not None:
+            event = {**event, "text": text[:history.LOG_TEXT_CHARS]}
+        self.session.warn(usage.record(usage.Event(command="chat", **event)).warning)
 
     def flush(self) -> None:
         self.queue.join()
@@ -73,7 +85,7 @@ class Installs:
 
     def _install(self, profile: str, tier: str) -> None:
         # Its own Session: an install reads and writes state the serving session must not see half-done.
-        core = Session(host=self.session.host_flag, log=self.session.log)
+        core = Taskprof(host=self.session.host_flag, log=self.session.log)
         try:
             self.on_event(f"auto-install: pulling the {tier} tier of {profile}")
             outcome = core.install(core.plan_install([profile], tier))

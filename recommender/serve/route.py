@@ -5,7 +5,6 @@ off the event loop, with the profiles whose model is loaded now as the tie-break
 from __future__ import annotations
 
 import hashlib
-import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -16,7 +15,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from recommender import installer as ollama_client
+from recommender import ollama_client, routing
 from recommender.classifier import FALLBACK_PROFILE, Prediction
 from recommender.conversation import ConversationDecision, ConversationRouter, conversation_key, read_turns
 from recommender.errors import InstallRefused, ProfileError
@@ -29,7 +28,7 @@ from recommender.serve.names import (
     parse_virtual,
 )
 from recommender.serve.upstream import Upstream
-from recommender.service import Session
+from recommender.api import Taskprof
 
 # Texts whose prediction is kept: a conversation's earlier turns are read again with every request.
 PREDICTIONS_KEPT = 2048
@@ -40,13 +39,13 @@ DECISIONS_KEPT = 256
 INLINE_CHARS = 2_000
 
 
-class ServeSession(Session):
-    """A long-lived Session whose model lists the server fetches itself (async, with a TTL) and hands
+class ServeSession(Taskprof):
+    """A long-lived Taskprof whose model lists the server fetches itself (async, with a TTL) and hands
     to the core's listing cache, so `installed_model` and friends see them."""
 
     @cached_property
     def classifier(self) -> Any:
-        return _RoutingClassifier(Session.classifier.func(self))  # type: ignore[attr-defined]
+        return _RoutingClassifier(Taskprof.classifier.func(self))  # type: ignore[attr-defined]
 
     def store_tags(self, host: str, models: list[dict[str, Any]]) -> None:
         parsed = {}
@@ -132,9 +131,8 @@ class Router:
         self.thread_lock = threading.Lock()
 
     def _predict(self, texts: list[str]) -> list[Prediction]:
-        known_only = getattr(self.session, "_known_only", None)
-        predictions = self.session.classifier.predict(texts)
-        return [known_only(p) for p in predictions] if known_only else list(predictions)
+        # As suggest does: a personal model's pick whose profile file is gone gives way to one that exists.
+        return [routing._known_only(self.session, p) for p in self.session.classifier.predict(texts)]
 
     def listings_changed(self) -> None:
         self._answering = None
@@ -283,6 +281,3 @@ class Router:
         return self.on_missing(profile) or str(exc)
 
 
-def record_accepts(session: Session) -> frozenset[str]:
-    """The keyword arguments the session's `record` takes (conversation and route are newer)."""
-    return frozenset(inspect.signature(session.record).parameters)

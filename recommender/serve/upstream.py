@@ -13,7 +13,7 @@ import anyio
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from recommender import installer as ollama_client
+from recommender import ollama_client
 from recommender.serve.names import NotServed
 
 # How long a server's model list is trusted. A chat that finds its profile missing looks again at

@@ -156,7 +156,7 @@ class Server:
             return str(response.json().get("version", "unknown"))
 
         try:
-            return self._call("report its version", get)
+            return str(self._call("report its version", get))
         except OllamaUnavailable:
             # Refused or silent for REACH_TIMEOUT seconds: either way, nobody to talk to.
             raise unreachable(self.host) from None
@@ -198,11 +198,13 @@ class Server:
     def delete(self, ref: str) -> None:
         self._call(f"delete {ref}", lambda: self.client.delete(ref))
 
-    def chat(self, ref: str, prompt: str) -> Iterator[Any]:
-        """Stream a chat answer; the chunks are the client's ChatResponse objects."""
+    def chat(self, ref: str, prompt: str | list[dict[str, str]]) -> Iterator[Any]:
+        """Stream a chat answer to a prompt or to a whole conversation (a list of role/content
+        messages); the chunks are the client's ChatResponse objects."""
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
         stream = self._call(
             f"answer with {ref}",
-            lambda: self.client.chat(model=ref, messages=[{"role": "user", "content": prompt}], stream=True),
+            lambda: self.client.chat(model=ref, messages=messages, stream=True),
         )
         iterator = iter(stream)
         while True:

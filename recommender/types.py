@@ -1,0 +1,287 @@
+"""The words every front end shares: Literal tiers and the results the API returns.
+
+Results are small frozen dataclasses with `to_json()`, so the CLI's `--json`, a user's script and
+the tests read the same fields. Nothing here imports the rest of the core: the CLI may import this
+module without loading numpy, SQLite or the Ollama client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from recommender.api import Taskprof
+    from recommender.results import (
+        AnswerModel as AnswerModel,
+    )
+    from recommender.results import (
+        BenchReport as BenchReport,
+    )
+    from recommender.results import (
+        BenchRun as BenchRun,
+    )
+    from recommender.results import (
+        BenchTarget as BenchTarget,
+    )
+    from recommender.results import (
+        ConversationInfo as ConversationInfo,
+    )
+    from recommender.results import (
+        Corrected as Corrected,
+    )
+    from recommender.results import (
+        History as History,
+    )
+    from recommender.results import (
+        InstalledState as InstalledState,
+    )
+    from recommender.results import (
+        InstallOutcome as InstallOutcome,
+    )
+    from recommender.results import (
+        InstallPlan as InstallPlan,
+    )
+    from recommender.results import (
+        MachineStatus as MachineStatus,
+    )
+    from recommender.results import (
+        ModelUpdate as ModelUpdate,
+    )
+    from recommender.results import (
+        PlannedModel as PlannedModel,
+    )
+    from recommender.results import (
+        ProfileStatus as ProfileStatus,
+    )
+    from recommender.results import (
+        ProfileUse as ProfileUse,
+    )
+    from recommender.results import (
+        Removal as Removal,
+    )
+    from recommender.results import (
+        RemovalPlan as RemovalPlan,
+    )
+    from recommender.results import (
+        ServerInfo as ServerInfo,
+    )
+    from recommender.results import (
+        ServerStatus as ServerStatus,
+    )
+    from recommender.results import (
+        Status as Status,
+    )
+    from recommender.results import (
+        TierState as TierState,
+    )
+    from recommender.results import (
+        TierStatus as TierStatus,
+    )
+    from recommender.results import (
+        Trained as Trained,
+    )
+    from recommender.results import (
+        UpdateOutcome as UpdateOutcome,
+    )
+    from recommender.results import (
+        UsageStats as UsageStats,
+    )
+
+# Defined in recommender.results and loaded from there on first use (PEP 562): see its docstring.
+_RESULTS = frozenset({
+    "PlannedModel",
+    "ServerInfo",
+    "InstallPlan",
+    "InstallOutcome",
+    "RemovalPlan",
+    "Removal",
+    "ModelUpdate",
+    "UpdateOutcome",
+    "TierState",
+    "InstalledState",
+    "TierStatus",
+    "ProfileStatus",
+    "ServerStatus",
+    "MachineStatus",
+    "Status",
+    "ProfileUse",
+    "UsageStats",
+    "History",
+    "Corrected",
+    "Trained",
+    "BenchTarget",
+    "BenchRun",
+    "BenchReport",
+    "ConversationInfo",
+    "AnswerModel",
+})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _RESULTS:
+        raise AttributeError(f"module 'recommender.types' has no attribute {name!r}")
+    from recommender import results
+
+    return getattr(results, name)
+
+Tier = Literal["fast", "quality"]
+InstallTier = Literal["fit", "fast", "quality", "all"]  # fit: the tiers the machine can run
+TierSelection = Literal["fast", "quality", "all"]
+RouteKind = Literal["new", "kept", "switched"]
+Encoder = Literal["static", "full"]
+ProfileState = Literal["installed", "partial", "missing", "unknown"]
+
+TIERS: tuple[Tier, ...] = ("fast", "quality")
+ENCODERS: tuple[Encoder, ...] = ("static", "full")
+GB = 1_000_000_000
+
+JSON = dict[str, Any]
+
+
+def _r(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# --- deciding ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scored:
+    profile: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class SimilarExample:
+    text: str
+    profile: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One tier of the chosen profile, with how fast it answers: expected, and measured once benched."""
+
+    tier: Tier
+    ref: str
+    purpose: str
+    size_gb: float
+    expected_seconds: tuple[int, int]
+    measured_seconds: float | None
+
+    def to_json(self) -> JSON:
+        return {"name": self.ref, "purpose": self.purpose, "size_gb": self.size_gb,
+                "expected_seconds": list(self.expected_seconds), "measured_seconds": _r(self.measured_seconds, 2)}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which profile a text gets, why, and which of its tiers suits the machine that would run it."""
+
+    text: str  # the task as given (whitespace collapsed)
+    read_text: str  # the part that decided: the instruction of a paste, else the text as the encoder read it
+    profile: str  # the best task profile (after a history tie-break), even when abstaining
+    confidence: float
+    alternatives: tuple[Scored, ...]
+    abstained: bool
+    fallback_profile: str | None
+    recommended_tier: Tier
+    tier_reason: str
+    tier_hint: str | None
+    similar: tuple[SimilarExample, ...]
+    truncated: bool
+    encoder: str
+    personal: bool
+    history_decided: str | None
+    tier_fits: bool = True  # False: not even the recommended tier fits the machine that would run it
+    focus: str | None = None
+    payload_kind: str | None = None
+    language: str = "en"
+    language_note: str | None = None  # set when the text is in a language the classifier does not read
+    models: tuple[ModelChoice, ...] = ()  # the chosen profile's tiers
+    max_tokens: int = 0  # what the encoder reads: a truncated text was cut there
+    id: int | None = None  # the usage-log event, once logged
+
+    @property
+    def chosen_profile(self) -> str:
+        """The profile to act on: the fallback when abstaining."""
+        return self.fallback_profile or self.profile
+
+    def with_id(self, event_id: int | None) -> Decision:
+        return replace(self, id=event_id)
+
+    def log(self, tp: Taskprof, command: str = "suggest", *, model: str | None = None,
+            tier: Tier | None = None) -> Decision:
+        """Record this decision in the usage log (unless logging is off) and return it with its id,
+        as llm's `response.log_to_db()`: deciding and logging stay apart, so a dry look logs nothing."""
+        return self.with_id(tp.log_decision(self, command, model=model, tier=tier))
+
+    def to_json(self) -> JSON:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "profile": self.profile,
+            "confidence": _r(self.confidence),
+            "alternatives": [{"profile": a.profile, "confidence": _r(a.confidence)} for a in self.alternatives],
+            "abstained": self.abstained,
+            "fallback_profile": self.fallback_profile,
+            "models": {m.tier: m.to_json() for m in self.models},
+            "recommended_tier": self.recommended_tier,
+            "tier_reason": self.tier_reason,
+            "tier_fits": self.tier_fits,
+            "similar": [{"text": x.text, "profile": x.profile, "similarity": _r(x.similarity)} for x in self.similar],
+            "truncated": self.truncated,
+            "focus": self.focus,
+            "payload_kind": self.payload_kind,
+            "language": self.language,
+            "language_note": self.language_note,
+            "encoder": self.encoder,
+            "personal": self.personal,
+            "history_decided": self.history_decided,
+        }
+
+
+@dataclass(frozen=True)
+class Route:
+    """A conversation's profile and the tier to answer it with: what `tp.route(messages)` returns."""
+
+    profile: str
+    route: RouteKind  # new: first user turn; kept: the profile of the turn before; switched: another
+    confidence: float
+    previous: str | None
+    reason: str
+    tier: Tier
+    tier_reason: str
+    text: str  # the latest user turn: what is logged
+    id: int | None = None
+
+    def log(self, tp: Taskprof, command: str = "ask", *, model: str | None = None,
+            tier: Tier | None = None) -> Route:
+        return replace(self, id=tp.log_route(self, command, model=model, tier=tier))
+
+    def to_json(self) -> JSON:
+        return {"id": self.id, "profile": self.profile, "route": self.route, "confidence": _r(self.confidence),
+                "previous": self.previous, "reason": self.reason, "tier": self.tier, "tier_reason": self.tier_reason}
+
+
+# --- installing --------------------------------------------------------------------------------
+
+
+class Progress(Protocol):
+    """What install and update report while pulling (the CLI draws bars; serve logs)."""
+
+    def start(self, ref: str, host: str, estimate_bytes: int) -> None: ...
+    def update(self, completed: int, total: int) -> None: ...
+    def finish(self, ok: bool) -> None: ...
+
+
+class NoProgress:
+    def start(self, ref: str, host: str, estimate_bytes: int) -> None:
+        pass
+
+    def update(self, completed: int, total: int) -> None:
+        pass
+
+    def finish(self, ok: bool) -> None:
+        pass
