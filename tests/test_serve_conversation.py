@@ -134,3 +134,26 @@ def test_openai_parts_and_a_system_prompt_are_read(served):
                                              {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]
     response = httpx.post(served.url + "/v1/chat/completions", json=chat_body("taskprof/auto") | {"messages": messages})
     assert response.status_code == 200 and response.headers["X-Taskprof-Profile"] == "data-work"
+
+
+def test_a_conversation_is_one_use_per_profile_it_used(served):
+    """A 3-request conversation on one profile, then a switch: two uses, each with its route; the
+    conversation is stored as a keyed hash, never as its text."""
+    import sqlite3
+
+    from recommender import paths
+
+    served.fake.install(MODELS["writing"][1])
+    served.app.server.upstream.forget()
+    chat = conversation(TASKS["programming"])
+    ask(served, chat)
+    chat += [{"role": "assistant", "content": "def parse(s): ..."},
+             {"role": "user", "content": "write a python function that validates ISO dates too"}]
+    ask(served, chat)
+    chat += [{"role": "assistant", "content": "def check(s): ..."}, {"role": "user", "content": POEM}]
+    assert ask(served, chat).headers["X-Taskprof-Route"] == "switched"
+    served.app.server.uses.flush()
+    with sqlite3.connect(paths.usage_db_path()) as conn:
+        rows = conn.execute("SELECT profile, route, conversation FROM events WHERE command = 'chat' ORDER BY id").fetchall()
+    assert [(p, r) for p, r, _ in rows] == [("programming", "new"), ("writing", "switched")]
+    assert rows[0][2] == rows[1][2] and TASKS["programming"] not in rows[0][2]
