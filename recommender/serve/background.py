@@ -7,10 +7,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from recommender.errors import TaskprofError
 from recommender import history, usage
 from recommender.api import Taskprof
+from recommender.errors import TaskprofError
 from recommender.session import Session
+from recommender.types import InstallTier
 
 
 class UseLog:
@@ -73,7 +74,8 @@ class Installs:
         """Start (or find running) an install when auto_install is on; the message for the client."""
         if not self.enabled():
             return None
-        tier = str(self.session.settings.get("auto_install_tier", "fast"))
+        setting = self.session.settings.get("auto_install_tier", "fast")
+        tier: InstallTier = setting if setting in ("fit", "fast", "quality", "all") else "fast"
         with self.lock:
             started = profile not in self.running
             self.running.add(profile)
@@ -83,7 +85,7 @@ class Installs:
         return (f"'{profile}' is not installed yet; auto_install is on, so taskprof started installing its "
                 f"{tier} tier in the background: ask again when it is done (`taskprof status` shows it)")
 
-    def _install(self, profile: str, tier: str) -> None:
+    def _install(self, profile: str, tier: InstallTier) -> None:
         # Its own Session: an install reads and writes state the serving session must not see half-done.
         core = Taskprof(host=self.session.host_flag, log=self.session.log)
         try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import cast
 
 from recommender.errors import InputError
+from recommender.types import Tier
 
 PREFIX = "taskprof/"
 AUTO = "auto"
@@ -35,7 +37,7 @@ class Virtual:
     """A parsed virtual model name: `profile` None means auto, `tier` None means "the one that fits"."""
 
     profile: str | None
-    tier: str | None
+    tier: Tier | None
 
     @property
     def name(self) -> str:
@@ -54,7 +56,7 @@ def parse_virtual(name: str) -> Virtual | None:
         if tier is not None:
             raise NotServed(404, f"model '{name}' not found: taskprof/auto picks the tier itself")
         return Virtual(None, None)
-    return Virtual(base, tier)
+    return Virtual(base, cast("Tier | None", tier))
 
 
 # --- the listen address ---------------------------------------------------------------------------

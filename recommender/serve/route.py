@@ -16,6 +16,7 @@ import anyio
 import anyio.to_thread
 
 from recommender import ollama_client, routing
+from recommender.api import Taskprof
 from recommender.classifier import FALLBACK_PROFILE, Prediction
 from recommender.conversation import ConversationDecision, ConversationRouter, conversation_key, read_turns
 from recommender.errors import InstallRefused, ProfileError
@@ -28,7 +29,7 @@ from recommender.serve.names import (
     parse_virtual,
 )
 from recommender.serve.upstream import Upstream
-from recommender.api import Taskprof
+from recommender.types import Tier
 
 # Texts whose prediction is kept: a conversation's earlier turns are read again with every request.
 PREDICTIONS_KEPT = 2048
@@ -139,9 +140,9 @@ class Router:
 
     # -- what is installed -------------------------------------------------------------------------
 
-    def installed(self) -> dict[str, dict[str, tuple[str, str]]]:
+    def installed(self) -> dict[str, dict[Tier, tuple[str, str]]]:
         """Profiles with something installed: profile -> tier -> (model, host), from the cached lists."""
-        out: dict[str, dict[str, tuple[str, str]]] = {}
+        out: dict[str, dict[Tier, tuple[str, str]]] = {}
         for p in self.session.catalogue.values():
             for m in p.models:
                 host = self.session.host(m.tier)
@@ -153,7 +154,7 @@ class Router:
         """profile -> (model, host, tier) that answers `taskprof/<profile>` now (the tier that fits, else
         the other); recomputed when a model list changes."""
         if self._answering is None:
-            out = {}
+            out: dict[str, tuple[str, str, str]] = {}
             for name in self.installed():
                 try:
                     model, host, _ = self.session.installed_model(name)
