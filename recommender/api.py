@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from recommender import history, routing, usage
+from recommender.errors import TaskprofError
 from recommender.profiles import Model, Profile, StoragePlan, storage_plan
 from recommender.session import Session
 from recommender.types import Decision, InstallTier, Progress, Route, Tier, TierSelection
@@ -334,36 +335,26 @@ def reset_personal() -> bool:
 
 
 def write_text(path: Any, text: str) -> None:
-    """Write a file atomically (a reader sees the old or the new content)."""
+    """Write a file atomically (a reader sees the old or the new content). A missing folder is an
+    error, not created: a typo in a path should not leave a new folder tree behind."""
+    from pathlib import Path
+
     from recommender import paths
 
-    paths.atomic_write_text(path, text)
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise TaskprofError(f"cannot write {path}: the folder {folder} does not exist (create it first)")
+    try:
+        paths.atomic_write_text(Path(path), text)
+    except OSError as exc:
+        raise TaskprofError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def serve(listen: str, *, host: str | None = None, api_key: str | None = None, log: bool = True,
-          key_env: str = "TASKPROF_SERVE_KEY", on_event: Callable[[str], None] = print) -> None:
-    """Run `taskprof serve` until Ctrl-C: check the address and key, load, bind, say where, serve."""
-    from recommender import (
-        serve as serve_mod,  # starlette, uvicorn and httpx load here, never for other commands
-    )
-    from recommender.errors import InputError
+          key_env: str = "TASKPROF_SERVE_KEY", on_event: Callable[[str], None] = print,
+          origins: tuple[str, ...] = ()) -> None:
+    """Run `taskprof serve` until Ctrl-C: check the address and key, load, bind, say where, serve.
+    `origins`: web origins allowed besides loopback pages (and the serve_origins setting, OLLAMA_ORIGINS)."""
+    from recommender import serve as serve_mod  # starlette, uvicorn and httpx load here, never for other commands
 
-    address = serve_mod.parse_listen(listen)
-    if api_key is not None and not api_key.strip():
-        raise InputError(f"--api-key / {key_env} is empty")
-    if not address.loopback and not api_key:
-        raise InputError(f"listening on {address.host} lets other machines in: give a key with --api-key "
-                         f"or {key_env} (clients send 'Authorization: Bearer <key>'), or listen on 127.0.0.1")
-    core = serve_mod.ServeSession(host=host, log=log)
-    on_event(f"taskprof serve: loading the classifier and asking Ollama ({', '.join(core.hosts)}) ...")
-    app = serve_mod.create_app(core, api_key=api_key, on_event=on_event)
-    sock = serve_mod.bind(address)
-    tiers = ", ".join(f"{tier} tier on {core.host(tier)}" for tier in ("fast", "quality"))
-    on_event(f"Listening on {address.url} ({tiers}); "
-             f"{'a key is required' if api_key else 'no key: loopback only'}; "
-             f"usage log {'on' if core.logging_on() else 'off'}. Ctrl-C stops.")
-    on_event(f"  ollama:  OLLAMA_HOST={address.url.removeprefix('http://')} ollama run taskprof/auto")
-    on_event(f"  openai:  base_url={address.url}/v1, model=taskprof/auto")
-    for message in core.drain_warnings():
-        on_event(f"Warning: {message}")
-    serve_mod.run(app, sock)
+    serve_mod.main(listen, host=host, api_key=api_key, log=log, key_env=key_env, on_event=on_event, origins=origins)

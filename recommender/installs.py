@@ -59,10 +59,13 @@ def plan_install(session: Session, names: Iterable[str], tier: InstallTier = "fi
             continue
         fitting: list[Tier] = []
         for m in p.models:
-            if session.fits(m) is False:
+            machine = session.machine(m.tier)
+            if machine is not None and session.fits(m) is False:
                 need = hardware.model_memory_bytes(m) / hardware.GB
+                where = "this machine's" if session.where(m.tier).startswith("this machine") else \
+                    f"{session.host(m.tier)}'s"
                 left_out.append((p.name, m.tier, f"{m.ref} needs ~{need:.0f} GB, more than "
-                                 f"{session.where(m.tier)} can give it (--tier all installs it anyway)"))
+                                 f"{hardware.allowance(machine, where)} (--tier all installs it anyway)"))
             else:
                 fitting.append(m.tier)
         if not fitting:  # nothing fits: the smallest tier is still the one to try

@@ -18,7 +18,7 @@ text, so a 100 kB paste costs milliseconds.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from recommender import lexicon
 
@@ -33,6 +33,13 @@ MAX_INSTRUCTION_WORDS = 50
 KIND_SAMPLE_CHARS = 20_000
 # Characters kept from each end of a huge paste: the instruction sits at one end.
 EDGE_CHARS = 4_000
+# Characters of the ask read past this point: twice what the encoder reads (encoder.MAX_CHARS, 6,144),
+# so its truncation flag still shows, and a bound on the regexes and the speller for a 1 MB text.
+READ_CHARS = 12_288
+# Of a longer text only these ends are kept: all that split_instruction reads of a huge paste (its two
+# EDGE_CHARS ends and KIND_SAMPLE_CHARS after the head), and READ_CHARS of its start, with room to spare.
+KEEP_HEAD = EDGE_CHARS + KIND_SAMPLE_CHARS + 4_000
+KEEP_TAIL = EDGE_CHARS + 1_000
 ENGLISH = "en"
 UNDETERMINED = "und"
 PAYLOAD_KINDS = ("code", "legal", "table", "email", "transcript", "prose")
@@ -56,7 +63,7 @@ class _lazy:
         self._args = (pattern, flags)
         self._compiled: re.Pattern[str] | None = None
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         if self._compiled is None:
             self._compiled = re.compile(*self._args)
         return getattr(self._compiled, name)
@@ -195,12 +202,14 @@ _CODE_LINE = _lazy(
     r"public |private |#include|package |fn |SELECT |INSERT |UPDATE |CREATE TABLE|@\w+|}\s*$|\{\s*$)|"
     r"[;{}]\s*$|=>|==|!=|\)\s*:\s*$|^\s{4,}\S)"
 )
-_EMAIL_HEADER = _lazy(r"^\s*(>\s*)?(from|to|subject|sent|cc|date|reply-to):\s", re.IGNORECASE | re.MULTILINE)
+# Line-anchored patterns start with [ \t]*, never \s*: with MULTILINE, \s* at each of n blank lines runs
+# over all the blank lines after it before failing, O(n^2) on a paste of empty lines (a minute for 1 MB).
+_EMAIL_HEADER = _lazy(r"^[ \t]*(>[ \t]*)?(from|to|subject|sent|cc|date|reply-to):\s", re.IGNORECASE | re.MULTILINE)
 _EMAIL_MARK = _lazy(r"-----\s*original message\s*-----|^on .{5,80} wrote:\s*$|^(best|kind) regards,?\s*$|^thanks,?\s*$",
                          re.IGNORECASE | re.MULTILINE)
-_SPEAKER_LINE = _lazy(r"^\s*(\[?\(?\d{1,2}:\d{2}(:\d{2})?\)?\]?\s*)?([A-Z][\w.'-]*( [A-Z][\w.'-]*){0,2}|SPEAKER \d+)\s*:\s+\S",
+_SPEAKER_LINE = _lazy(r"^[ \t]*(\[?\(?\d{1,2}:\d{2}(:\d{2})?\)?\]?[ \t]*)?([A-Z][\w.'-]*( [A-Z][\w.'-]*){0,2}|SPEAKER \d+)\s*:\s+\S",
                            re.MULTILINE)
-_TIMESTAMP = _lazy(r"^\s*\[?\(?\d{1,2}:\d{2}(:\d{2})?", re.MULTILINE)
+_TIMESTAMP = _lazy(r"^[ \t]*\[?\(?\d{1,2}:\d{2}(:\d{2})?", re.MULTILINE)
 _LEGAL = _lazy(
     r"\b(shall|hereby|herein|hereunder|thereof|whereas|licensee|licensor|licen[cs]ed|warrant(y|ies)|liabilit(y|ies)|"
     r"indemnif\w*|pursuant|notwithstanding|terms and conditions|agreement|part(y|ies)|obligations?|jurisdiction|"
@@ -364,7 +373,7 @@ def meta_subject(text: str) -> str | None:
     for pattern in _META:
         m = pattern.match(text.strip())
         if m:
-            subject = m.group("x").strip(" ?.!")
+            subject = str(m.group("x")).strip(" ?.!")
             if subject:
                 return subject
     return None
@@ -447,9 +456,13 @@ def read(raw: str, *, glossed: bool = True) -> Reading:
     English (or an undetermined keyword) is read as it is; German, Spanish and French through the
     word-for-word gloss when `glossed`; any other language is not supported.
     """
+    if len(raw) > KEEP_HEAD + KEEP_TAIL + 1_000:
+        # A huge paste is read at its two ends and the start of its middle (split_instruction); the
+        # rest is never looked at, so it is not split, joined or copied either.
+        raw = raw[:KEEP_HEAD] + "\n\n" + raw[-KEEP_TAIL:]
     text = " ".join(raw.split())
     instruction, kind = split_instruction(raw)
-    ask = instruction or text
+    ask = (instruction or text)[:READ_CHARS]
     language = detect_language(ask)
     focus = instruction
     if language not in (ENGLISH, UNDETERMINED):
@@ -472,6 +485,6 @@ def read(raw: str, *, glossed: bool = True) -> Reading:
         cleaned = drop_negated(cleaned)
         if cleaned != ask:
             focus = cleaned
-    model_text = focus if focus is not None else text
+    model_text = focus if focus is not None else text[:READ_CHARS]
     return Reading(text=text, model_text=model_text, focus=focus, payload_kind=kind, language=language,
                    language_supported=True, second_ask=second)

@@ -15,6 +15,10 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _WORD = re.compile(r"[A-Za-z]+")
 # Shorter words have too many neighbours one edit away ("teh" -> the/ten/tea) to guess safely.
 MIN_LENGTH = 4
+# Longer "words" are not slips of a real word (a hash, a base64 blob, a key held down): they are left
+# as they are. Candidate generation grows with length x 26, so a 60,000-letter word would build
+# ~1.5 million strings of 60 KB each (the 9.5 GB `suggest` of issue 20).
+MAX_LENGTH = 30
 
 
 def _inserts(word: str) -> list[str]:
@@ -71,7 +75,7 @@ class Speller:
 
     def _correct_word(self, word: str) -> str:
         lowered = word.lower()
-        if len(lowered) < MIN_LENGTH or self.known(lowered) or lowered in self.counts:
+        if not MIN_LENGTH <= len(lowered) <= MAX_LENGTH or self.known(lowered) or lowered in self.counts:
             return word
         self._misses += 1
         candidates = self._dropped_from(lowered) + [w for w in _swaps(lowered) if w in self.counts]

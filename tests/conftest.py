@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from recommender.cli import cli
 
 # The loopback Ollama server and its fixtures live beside the tests that use them.
-pytest_plugins = ["tests.ollama_server"]
+pytest_plugins = ["tests.ollama_server", "tests.serve_support"]
 
 
 def pytest_configure(config):

@@ -6,8 +6,11 @@ name, tags/show/delete/version/ps, and streaming chat and generate whose final c
 timings. Tests can make it drop the connection mid-pull (the partial blob is kept, so the next pull
 resumes), answer any path with a 500, or slow every streamed line down.
 
-For `taskprof serve` it also speaks the OpenAI-compatible `/v1/models` and `/v1/chat/completions` as
-Ollama does (server-sent events, `data: [DONE]`, errors as `{"error": {"message", "type", ...}}`), can
+Embeddings as Ollama answers them (`/api/embed`, `/api/embeddings`; a stand-in vector derived from
+the text), and `/api/ps` lists the models in `loaded`.
+
+For `taskprof serve` it also speaks the OpenAI-compatible `/v1/models`, `/v1/models/{id}`,
+`/v1/chat/completions`, `/v1/completions` and `/v1/embeddings` as Ollama does (server-sent events, `data: [DONE]`, errors as `{"error": {"message", "type", ...}}`), can
 start each answer with the model's name (`echo_model`, so a test sees which model answered), hang
 up in the middle of an answer (`drop_answer_after`), and records the answers a client abandoned
 (`hung_up`).
@@ -76,6 +79,7 @@ class FakeOllama:
     echo_model: bool = False  # start every answer with "[<model>] "
     drop_answer_after: int | None = None  # hang up after this many lines of a chat/generate answer
     hung_up: list[tuple[str, int]] = field(default_factory=list)  # (path, lines sent) of answers a client left
+    loaded: list[str] = field(default_factory=list)  # models in memory now, as /api/ps lists them
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # handler failures other than a client hanging up
     _revision: dict[str, int] = field(default_factory=dict)
@@ -118,6 +122,14 @@ class FakeOllama:
 
     def paths_called(self, method: str | None = None) -> list[str]:
         return [p for m, p, _ in self.requests if method is None or m == method]
+
+
+def vector(text: str, dim: int = 8) -> list[float]:
+    """A stand-in embedding: the same text gives the same unit vector, another text another."""
+    digest = hashlib.sha256(text.encode()).digest()
+    raw = [b - 127.5 for b in digest[:dim]]
+    norm = sum(v * v for v in raw) ** 0.5 or 1.0
+    return [round(v / norm, 6) for v in raw]
 
 
 class _Dropped(Exception):
@@ -195,15 +207,21 @@ class _Handler(BaseHTTPRequestHandler):
             ("HEAD", "/"): lambda: self._send(200, ""),
             ("GET", "/api/version"): lambda: self._send(200, {"version": VERSION}),
             ("GET", "/api/tags"): self._tags,
-            ("GET", "/api/ps"): lambda: self._send(200, {"models": []}),
+            ("GET", "/api/ps"): self._ps,
             ("POST", "/api/show"): lambda: self._show(body),
             ("DELETE", "/api/delete"): lambda: self._delete(body),
             ("POST", "/api/pull"): lambda: self._pull(body),
             ("POST", "/api/chat"): lambda: self._answer(body, chat=True),
             ("POST", "/api/generate"): lambda: self._answer(body, chat=False),
+            ("POST", "/api/embed"): lambda: self._embed(body),
+            ("POST", "/api/embeddings"): lambda: self._embeddings(body),
             ("GET", "/v1/models"): self._openai_models,
             ("POST", "/v1/chat/completions"): lambda: self._openai_chat(body),
+            ("POST", "/v1/completions"): lambda: self._openai_completion(body),
+            ("POST", "/v1/embeddings"): lambda: self._openai_embeddings(body),
         }.get((method, self.path.split("?")[0]))
+        if route is None and method == "GET" and self.path.startswith("/v1/models/"):
+            route = lambda: self._openai_model(self.path.removeprefix("/v1/models/"))  # noqa: E731
         if route is None:
             self._send(404, "404 page not found", "text/plain")
             return
@@ -250,6 +268,15 @@ class _Handler(BaseHTTPRequestHandler):
                     "quantization_level": "Q4_K_M",
                 },
             })
+        self._send(200, {"models": models})
+
+    def _ps(self) -> None:
+        models = []
+        for ref in self.fake.loaded:
+            info = self.fake.installed.get(ref, {"size": 0, "digest": ""})
+            models.append({"name": ref, "model": ref, "size": info["size"], "digest": info["digest"],
+                           "details": {"format": "gguf", "family": "llama"}, "expires_at": "2099-01-01T00:00:00Z",
+                           "size_vram": info["size"], "context_length": 4096})
         self._send(200, {"models": models})
 
     def _model_arg(self, body: dict[str, Any]) -> str:
@@ -377,6 +404,28 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.drop_answer_after is not None and lines_sent >= self.fake.drop_answer_after:
             self._hang_up()
 
+    # -- embeddings ----------------------------------------------------------------------------
+
+    def _embed(self, body: dict[str, Any]) -> None:
+        """/api/embed: `input` a string or a list of strings; one vector each."""
+        name = self._model_arg(body)
+        if ref_of(name) not in self.fake.installed:
+            self._send(404, {"error": f"model \"{name}\" not found, try pulling it first"})
+            return
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        self._send(200, {"model": name, "embeddings": [vector(str(t)) for t in texts],
+                         "total_duration": 14_000_000, "load_duration": 1_000_000,
+                         "prompt_eval_count": sum(len(str(t).split()) for t in texts)})
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        """/api/embeddings (the older endpoint): `prompt`, one vector."""
+        name = self._model_arg(body)
+        if ref_of(name) not in self.fake.installed:
+            self._send(404, {"error": f"model \"{name}\" not found, try pulling it first"})
+            return
+        self._send(200, {"embedding": vector(str(body.get("prompt") or ""))})
+
     # -- the OpenAI-compatible endpoints, as Ollama's middleware answers them ------------------
 
     def _openai_error(self, status: int, message: str) -> None:
@@ -387,6 +436,58 @@ class _Handler(BaseHTTPRequestHandler):
         data = [{"id": ref, "object": "model", "created": 1_700_000_000, "owned_by": "library"}
                 for ref in sorted(self.fake.installed)]
         self._send(200, {"object": "list", "data": data})
+
+    def _openai_model(self, name: str) -> None:
+        from urllib.parse import unquote
+
+        name = unquote(name)
+        if ref_of(name) not in self.fake.installed:
+            self._openai_error(404, f"model \"{name}\" not found")
+            return
+        self._send(200, {"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "library"})
+
+    def _openai_embeddings(self, body: dict[str, Any]) -> None:
+        name = str(body.get("model") or "")
+        inputs = body.get("input")
+        if not inputs:
+            self._openai_error(400, "invalid input")
+            return
+        if ref_of(name) not in self.fake.installed:
+            self._openai_error(404, f"model \"{name}\" not found, try pulling it first")
+            return
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        tokens = sum(len(str(t).split()) for t in texts)
+        self._send(200, {"object": "list", "model": name,
+                         "data": [{"object": "embedding", "embedding": vector(str(t)), "index": i}
+                                  for i, t in enumerate(texts)],
+                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+    def _openai_completion(self, body: dict[str, Any]) -> None:
+        """/v1/completions: a prompt completed, whole or as server-sent events."""
+        name = str(body.get("model") or "")
+        if ref_of(name) not in self.fake.installed:
+            self._openai_error(404, f"model \"{name}\" not found, try pulling it first")
+            return
+        pieces = self._pieces(name)
+        base = {"id": "cmpl-1", "created": int(time.time()), "model": name, "system_fingerprint": "fp_ollama",
+                "object": "text_completion"}
+        if not body.get("stream"):
+            self._send(200, {**base, "choices": [{"text": "".join(pieces), "index": 0, "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": PROMPT_EVAL_COUNT, "completion_tokens": EVAL_COUNT,
+                                       "total_tokens": PROMPT_EVAL_COUNT + EVAL_COUNT}})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i, piece in enumerate([*pieces, ""]):
+            self._maybe_drop(i)
+            if self.fake.line_delay:
+                time.sleep(self.fake.line_delay)
+            choice = {"text": piece, "index": 0, "finish_reason": "stop" if i == len(pieces) else None}
+            self._chunk(f"data: {json.dumps({**base, 'choices': [choice]})}\n\n".encode())
+        self._chunk(b"data: [DONE]\n\n")
+        self._end_stream()
 
     def _openai_chat(self, body: dict[str, Any]) -> None:
         name = str(body.get("model") or "")
@@ -428,6 +529,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of new connections overflows it and the
+    # kernel resets some after their request was sent (a ReadError for the client). Go's net/http, and
+    # so Ollama, listens with the system's maximum.
+    request_queue_size = 1024
     fake: FakeOllama
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -93,10 +93,11 @@ def test_fit_wording_says_what_fits():
 
 def test_install_left_out_wording_says_what_fits(run, coding, taskprof_home):
     result = run("install", "programming", "--dry-run", "--json", "--host", coding.host,
-                 env={"TASKPROF_MEMORY": "25GB"})
+                 env={"TASKPROF_MEMORY": "1GB"})
     assert result.exit_code == 0, result.output
     (left,) = json.loads(result.stdout)["plan"]["left_out"]
-    assert "75%" in left["why"] and "more than this machine's 25 GB" not in left["why"]
+    assert left["tier"] == "quality"
+    assert "75% of this machine's 1 GB" in left["why"] and "more than this machine's 1 GB" not in left["why"]
 
 
 def test_the_memory_variable_is_named_in_its_error():

@@ -17,11 +17,14 @@ KEY_ENV = "TASKPROF_SERVE_KEY"
 @click.option("--api-key", envvar=KEY_ENV, metavar="KEY",
               help=f"Require 'Authorization: Bearer KEY' on every request (better: set {KEY_ENV}, "
                    "which other users cannot see in the process list).")
+@click.option("--origins", metavar="LIST",
+              help="Web origins allowed besides loopback pages, comma-separated ('*' allows every site); "
+                   "also the serve_origins setting and OLLAMA_ORIGINS.")
 @no_log_option
-def serve_cmd(listen: str, host: str | None, api_key: str | None, no_log: bool) -> None:
+def serve_cmd(listen: str, host: str | None, api_key: str | None, origins: str | None, no_log: bool) -> None:
     """Serve the profiles as models, Ollama- and OpenAI-compatible, each chat routed to its profile.
 
-    Clients see taskprof/auto (each conversation routed by its latest user message, as `suggest`
+    Clients see taskprof/auto (each conversation routed by what it asks, as `suggest`
     would), taskprof/PROFILE (the tier that fits) and taskprof/PROFILE:fast|quality, for every
     profile with an installed model, next to the real models, which pass through untouched. Each
     routed chat is a use in the usage log (--no-log: not). Ctrl-C stops it.
@@ -34,4 +37,5 @@ def serve_cmd(listen: str, host: str | None, api_key: str | None, no_log: bool) 
     """
     from recommender.api import serve
 
-    serve(listen, host=host, api_key=api_key, log=not no_log, key_env=KEY_ENV, on_event=note)
+    serve(listen, host=host, api_key=api_key, log=not no_log, key_env=KEY_ENV, on_event=note,
+          origins=tuple((origins or "").split(",")))
