@@ -37,7 +37,7 @@ _STOP = frozenset(
         "please", "write", "make", "give", "not", "if", "as", "at", "by", "from", "about",
     }
 )  # fmt: skip
-_BARE_CONTINUE = re.compile(r"^\W*(continue|go on|keep going|more|next)\W*$", re.I)
+_BARE_CONTINUE = re.compile(r"^\W*(please\s+)?(continue|go on|keep going|more|next)(\s+please)?\W*$", re.I)
 
 
 def human_texts(item: dict[str, Any]) -> list[str]:
