@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from training.conversations.sharegpt import (
+    HERE,
     HUMAN_ROLES,
     MAX_LABELLED,
     iter_sharegpt,
@@ -36,7 +37,7 @@ _STOP = frozenset(
         "please", "write", "make", "give", "not", "if", "as", "at", "by", "from", "about",
     }
 )  # fmt: skip
-_BARE_CONTINUE = re.compile(r"^\W*(continue|go on|keep going|more|next)\W*$", re.I)
+_BARE_CONTINUE = re.compile(r"^\W*(please\s+)?(continue|go on|keep going|more|next)(\s+please)?\W*$", re.I)
 
 
 def human_texts(item: dict[str, Any]) -> list[str]:
@@ -54,6 +55,15 @@ def looks_english(texts: list[str]) -> bool:
     words = _WORD.findall(text.lower())
     hits = sum(w in _STOP for w in words)
     return hits >= 3 or (bool(words) and hits / len(words) >= 0.1)
+
+
+def skipped() -> set[str]:
+    """Ids passed over by hand while reading (skipped.txt: an id and the reason, one a line)."""
+    path = HERE / "skipped.txt"
+    if not path.is_file():
+        return set()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
 
 
 def candidates() -> Iterator[tuple[int, dict[str, Any]]]:
@@ -103,6 +113,7 @@ def main() -> None:
         done = {r["id"] for r in read_labels()}
     except FileNotFoundError:
         done = set()
+    done |= skipped()
     if args.list:
         shown = 0
         for n, (rank, item) in enumerate(c for c in candidates() if c[1]["id"] not in done):
