@@ -22,6 +22,8 @@ from recommender.errors import InputError, TaskprofError
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting: its default, its kind (how it is parsed, checked and shown) and its help line."""
+
     default: Any
     kind: str  # a key of KINDS
     help: str
@@ -153,6 +155,8 @@ def _exactly(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
 
 @dataclass(frozen=True)
 class Kind:
+    """How a kind of setting is parsed from `config set`, checked when read from config.json, and shown."""
+
     takes: str  # what a user may write, for messages
     parse: Callable[[str], Any]  # text from `config set` -> typed value; ValueError when it is not one
     check: Callable[[Any], Any]  # a stored JSON value -> typed value; ValueError when it is not one

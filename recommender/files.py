@@ -137,7 +137,10 @@ def parse_json(text: str, path: Path, *, expect: type | tuple[type, ...] | None 
 
 _JSON_NAMES = {dict: "a JSON object", list: "a JSON array", str: "a string", int: "a number", float: "a number",
                bool: "true or false", type(None): "null"}
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string. Written as "unrolled loop" (runs of plain characters between escapes): the same
+# matches as '"(?:[^"\\]|\\.)*"', whose alternation the regex engine takes one character at a time:
+# 64 ms against 2 ms on the classifier's 334 kB examples.json, which every `suggest` reads.
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 

@@ -108,13 +108,15 @@ def parse_nvidia_smi(text: str) -> int | None:
 
 def nvidia_gpu_bytes() -> int | None:
     """Discrete NVIDIA GPU memory, when nvidia-smi is installed and answers within 2 s."""
-    # Imported here, not at the top: every `suggest` detects the machine, few ever reach nvidia-smi.
-    import shutil
-    import subprocess
+    import shutil  # loaded already (platformdirs and the Ollama client import it)
 
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return None
+    # Only once nvidia-smi is found: every `suggest` on Linux asks, and subprocess (with selectors
+    # and signal) costs 3-15 ms to import here, ~4% of a cold `suggest` on a machine without it.
+    import subprocess
+
     try:
         out = subprocess.run([exe, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=2, check=True)

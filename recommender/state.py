@@ -35,6 +35,9 @@ class ModelRecord:
 
 @dataclass
 class State:
+    """state.json as read: which profiles (and tiers) the user installed or removed, the models pulled
+    and when `update` last ran."""
+
     exists: bool = False  # False: no file yet (or a damaged one moved aside): infer from Ollama
     installed: dict[str, list[str]] = field(default_factory=dict)  # profile -> tiers the user installed
     removed: dict[str, str] = field(default_factory=dict)  # profile -> when the user removed it

@@ -145,12 +145,16 @@ class Event:
 
 @dataclass(frozen=True)
 class StoredEvent(Event):
+    """An event as read back from the log, with its id and UTC timestamp."""
+
     id: int = 0
     ts: str = ""
 
 
 @dataclass(frozen=True)
 class ProfileUse:
+    """How often one profile was used, its share of all uses, when last, and its most used tier."""
+
     profile: str
     uses: int
     share: float
@@ -160,6 +164,8 @@ class ProfileUse:
 
 @dataclass(frozen=True)
 class Stats:
+    """What `usage stats` shows: uses per profile and per command over a period."""
+
     total: int
     days: int | None
     profiles: tuple[ProfileUse, ...]
@@ -170,6 +176,8 @@ class Stats:
 
 @dataclass(frozen=True)
 class BenchResult:
+    """One `bench` measurement of a model (None where Ollama did not report the figure)."""
+
     model: str
     ts: str
     tokens_per_second: float | None
@@ -181,6 +189,8 @@ class BenchResult:
 
 @dataclass(frozen=True)
 class CorrectionRow:
+    """A task the user relabelled, and what the classifier had said."""
+
     text: str
     profile: str
     predicted: str | None
@@ -435,6 +445,8 @@ def _stored_text(text: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Logged:
+    """What recording an event gave: its id, and one warning line when it could not be kept."""
+
     id: int | None  # the event's id, None when nothing was recorded
     warning: str | None  # one line for stderr when something went wrong
 

@@ -85,6 +85,25 @@ def test_depth_is_checked_before_parsing_however_large_the_cap(tmp_path):
     assert files.read_json(path)["ok"] == [[1]]  # brackets inside strings are text
 
 
+def _nesting(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_nesting, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_nesting, value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize("value", [
+    {"a": 'x\\"[[[', "b": ["\\", {"c": "]]]\\\\"}]},  # escaped quotes and backslashes beside brackets
+    ['"', ['\\"{', ["}\\n\""]], "[", {}],
+    ["\u00e9[\u4e2d]", [[[[]]]], 'a"b\\\\"[c'],
+])
+def test_json_depth_matches_the_parsed_nesting(value):
+    # json_depth reads the text without parsing it: strings with escapes must not shift its count.
+    text = json.dumps(value, ensure_ascii=False)
+    assert files.json_depth(text) == _nesting(json.loads(text))
+
+
 def test_quality_host_memory_of_400_digits(run_script):
     digits = "9" * 400
     path = paths.config_path()
