@@ -345,6 +345,8 @@ def serve(listen: str, *, host: str | None = None, api_key: str | None = None, l
           origins: tuple[str, ...] = ()) -> None:
     """Run `taskprof serve` until Ctrl-C: check the address and key, load, bind, say where, serve.
     `origins`: web origins allowed besides loopback pages (and the serve_origins setting, OLLAMA_ORIGINS)."""
-    from recommender import serve as serve_mod  # starlette, uvicorn and httpx load here, never for other commands
+    from recommender import (
+        serve as serve_mod,  # starlette, uvicorn and httpx load here, never for other commands
+    )
 
     serve_mod.main(listen, host=host, api_key=api_key, log=log, key_env=key_env, on_event=on_event, origins=origins)
