@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from recommender import history, routing, usage
+from recommender.errors import TaskprofError
 from recommender.profiles import Model, Profile, StoragePlan, storage_plan
 from recommender.session import Session
 from recommender.types import Decision, InstallTier, Progress, Route, Tier, TierSelection
@@ -79,8 +80,8 @@ class Taskprof(Session):
         return history.log_decision(self, decision, command, model=model, tier=tier)
 
     def log_route(self, route: Route, command: str = "ask", *, model: str | None = None,
-                  tier: Tier | None = None) -> int | None:
-        return history.log_route(self, route, command, model=model, tier=tier)
+                  tier: Tier | None = None, conversation: str | None = None) -> int | None:
+        return history.log_route(self, route, command, model=model, tier=tier, conversation=conversation)
 
     def record(self, command: str, **fields: Any) -> int | None:
         """One event in the usage log (profile, tier, model, confidence, abstained, text)."""
@@ -334,10 +335,19 @@ def reset_personal() -> bool:
 
 
 def write_text(path: Any, text: str) -> None:
-    """Write a file atomically (a reader sees the old or the new content)."""
+    """Write a file atomically (a reader sees the old or the new content). A missing folder is an
+    error, not created: a typo in a path should not leave a new folder tree behind."""
+    from pathlib import Path
+
     from recommender import paths
 
-    paths.atomic_write_text(path, text)
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise TaskprofError(f"cannot write {path}: the folder {folder} does not exist (create it first)")
+    try:
+        paths.atomic_write_text(Path(path), text)
+    except OSError as exc:
+        raise TaskprofError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def serve(listen: str, *, host: str | None = None, api_key: str | None = None, log: bool = True,

@@ -3,8 +3,9 @@ continues the last one (as `llm -c` does) and `--cid ID` another.
 
 Why files and not usage.db: a conversation is a document read and written whole, holding the very
 text `log_text=false` promises not to keep; one file per conversation (mode 0600, written
-atomically) is deleted by removing it, and the usage log stays a log of events. With
-`log_text=false` nothing is stored and continuing says why.
+atomically, read through the guarded reader in files.py) is deleted by removing it, and the usage
+log stays a log of events (a conversation is one use per profile there). With `log_text=false`
+nothing is stored and continuing says why.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from recommender import files, history, installs, paths, routing
+from recommender.conversation import conversation_key, read_turns
 from recommender.errors import InputError
 from recommender.session import Session
 from recommender.types import AnswerModel, ConversationInfo, Route, Tier
@@ -42,6 +44,8 @@ def _now() -> str:
 
 @dataclass
 class Conversation:
+    """An `ask` conversation as kept on disk."""
+
     id: str
     profile: str | None = None
     messages: list[dict[str, str]] = field(default_factory=list)
@@ -69,10 +73,7 @@ def _path(cid: str) -> Path:
 
 
 def load(cid: str) -> Conversation:
-    path = _path(cid)
-    if not path.is_file():
-        raise InputError(f"no conversation '{cid}': `taskprof usage conversations` lists them")
-    return _read(path)
+    return _read(_path(cid))
 
 
 def _read(path: Path) -> Conversation:
@@ -80,12 +81,14 @@ def _read(path: Path) -> Conversation:
     try:
         data = files.read_json(path, max_bytes=MAX_FILE_BYTES, within=directory(), expect=dict)
         if data is None:
-            raise InputError(problem)
+            raise InputError(f"no conversation '{path.stem}': `taskprof usage conversations` lists them")
         messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in data["messages"]
                     if m.get("role") in ("user", "assistant")]
         return Conversation(str(data["id"]), data.get("profile"), messages, str(data.get("created", "")),
                             str(data.get("updated", "")))
-    except (files.DamagedFile, ValueError, KeyError, TypeError, AttributeError):
+    except files.DamagedFile as exc:
+        raise InputError(f"{exc}; `taskprof usage conversations --delete {path.stem}` removes it") from None
+    except (KeyError, TypeError, AttributeError):
         raise InputError(problem) from None
 
 
@@ -176,7 +179,11 @@ class Answer:
             try:
                 self._conversation.save()
             except files.WriteFailed as exc:  # the answer was given; only its keeping failed
-                self._session.warn(f"this conversation was not kept, so `ask -c` cannot continue it: {exc}")
+                self.conversation_id = None
+                home = str(paths.data_dir())
+                # One warning per cause: a data directory that cannot be written was named already.
+                if not any(home in w for w in self._session.warnings):
+                    self._session.warn(f"conversation not kept for `ask -c`: {exc}")
 
 
 def ask(session: Session, instruction: str, *, pasted: str | None = None, conversation: str | None = None,
@@ -193,8 +200,10 @@ def ask(session: Session, instruction: str, *, pasted: str | None = None, conver
     messages = [*(current.messages if current else []), {"role": "user", "content": text}]
     route = routing.route(session, messages)
     model = installs.answer_model(session, route.profile, tier or route.tier)
-    if route.route != "kept":  # a conversation is a use of each profile it goes to, not of every turn
-        route = replace(route, id=history.log_route(session, route, "ask", model=model.ref, tier=model.tier))
+    # The usage log keeps a conversation as one use per profile it goes to, not one per turn.
+    key = conversation_key(read_turns(messages))
+    route = replace(route, id=history.log_route(session, route, "ask", model=model.ref, tier=model.tier,
+                                                conversation=key))
     if current is None and keep and text_kept:
         current = Conversation(new_id())
     return Answer(session, route, model, current if text_kept and keep else None, messages)

@@ -33,6 +33,8 @@ MIN_MEMORY_BYTES = 256 * 2**20
 
 @dataclass(frozen=True)
 class Machine:
+    """The memory a model would run in: this machine's, or one described by a flag or a setting."""
+
     total_bytes: int
     available_bytes: int | None
     known_gpu_bytes: int | None
@@ -51,6 +53,8 @@ class Machine:
 
 @dataclass(frozen=True)
 class TierChoice:
+    """The tier to start a profile on, and why."""
+
     tier: Tier
     reason: str
     hint: str | None
@@ -67,6 +71,8 @@ def parse_size(text: str) -> int:
     if not match:
         raise InputError(f"'{text}' is not a memory size: write it like 64GB, 48GiB or 16000MB")
     value = float(match.group(1)) * _UNITS[(match.group(2) or "gb").lower()]
+    if value > 2**60:  # 400 digits would overflow int(); no machine has an exabyte
+        raise InputError(f"'{text[:20]}...' is more memory than any machine has")
     if value < MIN_MEMORY_BYTES:
         raise InputError(f"'{text}' is too little memory to run any model")
     return int(value)
@@ -77,7 +83,11 @@ def detect(memory: str | None = None) -> Machine:
     if memory:
         return Machine(parse_size(memory), None, None, False, "--memory")
     if os.environ.get(MEMORY_ENV):
-        return Machine(parse_size(os.environ[MEMORY_ENV]), None, None, False, MEMORY_ENV)
+        try:
+            size = parse_size(os.environ[MEMORY_ENV])
+        except InputError as exc:
+            raise InputError(f"{MEMORY_ENV}={os.environ[MEMORY_ENV][:20]!s}: {exc}") from None
+        return Machine(size, None, None, False, MEMORY_ENV)
     total, available = _read_memory()
     # Apple silicon: the GPU uses the same memory, so total memory is what a model can use.
     unified = sys.platform == "darwin" and _machine() == "arm64"
@@ -190,7 +200,7 @@ def recommend_tier(profile: Profile, machine: Machine) -> TierChoice:
         need = model_memory_bytes(quality) / GB
         return TierChoice("quality", f"{quality.ref} needs ~{need:.0f} GB and this machine has {have:.0f} GB", None)
     need = model_memory_bytes(quality) / GB
-    reason = f"{quality.ref} needs ~{need:.0f} GB, more than this machine's {have:.0f} GB allows; {fast.ref} fits"
+    reason = f"{quality.ref} needs ~{need:.0f} GB, more than {allowance(machine)}; {fast.ref} fits"
     hint = f"For the quality tier, point OLLAMA_HOST at a machine with ~{need / USABLE_SHARE:.0f} GB or more."
     if not fits(fast, machine):
         # Not "tight": a model larger than the memory allowed to it swaps or fails to load.
@@ -201,6 +211,13 @@ def recommend_tier(profile: Profile, machine: Machine) -> TierChoice:
                 f"or more (~{need / USABLE_SHARE:.0f} GB for the quality tier).")
         return TierChoice("fast", reason, hint, fits=False)
     return TierChoice("fast", reason, hint)
+
+
+def allowance(machine: Machine, where: str = "this machine's") -> str:
+    """What a model may use, said as a person checks it: '~19 GB (75% of this machine's 25 GB)'."""
+    share = f"{USABLE_SHARE:.0%} of {where} {machine.total_bytes / GB:.0f} GB"
+    gpu = f" plus its GPU's {machine.gpu_bytes / GB:.0f} GB" if machine.gpu_bytes else ""
+    return f"the ~{usable_bytes(machine) / GB:.0f} GB a model may use ({share}{gpu}; the rest is for the system)"
 
 
 def _gb(value: float) -> str:

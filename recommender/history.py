@@ -23,7 +23,7 @@ LOG_TEXT_CHARS = 6144
 
 def record(session: Session, command: str, *, profile: str | None = None, tier: str | None = None,
            model: str | None = None, confidence: float | None = None, abstained: bool | None = None,
-           text: str | None = None) -> int | None:
+           text: str | None = None, conversation: str | None = None, route: str | None = None) -> int | None:
     """Log one event unless logging is off; returns its id. The text is capped here; with log_text off
     usage.record keeps only its keyed hash."""
     if not session.logging_on():
@@ -31,7 +31,8 @@ def record(session: Session, command: str, *, profile: str | None = None, tier: 
     if text is not None:
         text = text[:LOG_TEXT_CHARS]
     logged = usage.record(usage.Event(command=command, profile=profile, tier=tier, model=model,
-                                      confidence=confidence, abstained=abstained, text=text))
+                                      confidence=confidence, abstained=abstained, text=text,
+                                      conversation=conversation, route=route))
     session.warn(logged.warning)
     return logged.id
 
@@ -44,9 +45,11 @@ def log_decision(session: Session, decision: Decision, command: str = "suggest",
 
 
 def log_route(session: Session, route: Route, command: str = "ask", *, model: str | None = None,
-              tier: Tier | None = None) -> int | None:
+              tier: Tier | None = None, conversation: str | None = None) -> int | None:
+    """A routed turn. With `conversation` (its key), the log keeps one use per (conversation, profile)."""
     return record(session, command, profile=route.profile, tier=tier or route.tier, model=model,
-                  confidence=route.confidence, abstained=False, text=route.text)
+                  confidence=route.confidence, abstained=False, text=route.text, conversation=conversation,
+                  route=route.route)
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from recommender import hardware, history, ollama_client
+from recommender import hardware, history, lock, ollama_client
 from recommender import state as state_mod
 from recommender.errors import InstallRefused, OllamaError, OllamaUnavailable, TaskprofError
 from recommender.profiles import Model
@@ -59,10 +59,13 @@ def plan_install(session: Session, names: Iterable[str], tier: InstallTier = "fi
             continue
         fitting: list[Tier] = []
         for m in p.models:
-            if session.fits(m) is False:
+            machine = session.machine(m.tier)
+            if machine is not None and session.fits(m) is False:
                 need = hardware.model_memory_bytes(m) / hardware.GB
+                where = "this machine's" if session.where(m.tier).startswith("this machine") else \
+                    f"{session.host(m.tier)}'s"
                 left_out.append((p.name, m.tier, f"{m.ref} needs ~{need:.0f} GB, more than "
-                                 f"{session.where(m.tier)} can give it (--tier all installs it anyway)"))
+                                 f"{hardware.allowance(machine, where)} (--tier all installs it anyway)"))
             else:
                 fitting.append(m.tier)
         if not fitting:  # nothing fits: the smallest tier is still the one to try
@@ -92,9 +95,26 @@ def plan_install(session: Session, names: Iterable[str], tier: InstallTier = "fi
     return InstallPlan(tuple(p.name for p in profiles), tier, chosen, tuple(left_out), tuple(servers), models)
 
 
+def forget(session: Session) -> None:
+    """Drop what the session read of the install state and the servers' model lists: a change made
+    under the state lock plans from what is true now, not from what another process has since changed."""
+    session.__dict__.pop("state", None)
+    session._listings.clear()
+
+
 def install(session: Session, plan: InstallPlan, progress: Progress | None = None) -> InstallOutcome:
     """Pull what the plan lacks; keep the install state and log the maintenance. Ctrl-C propagates,
-    after the state of what finished is saved."""
+    after the state of what finished is saved.
+
+    Under the state lock, the plan is made again from fresh state (the one passed in is what the user
+    saw and agreed to: same profiles, same tier choice), so two installs and a removal run at once
+    never pull or delete on the strength of a stale model list."""
+    with lock.state_lock("taskprof install " + " ".join(plan.profiles)):
+        forget(session)
+        return _install(session, plan_install(session, plan.profiles, plan.tier), progress)
+
+
+def _install(session: Session, plan: InstallPlan, progress: Progress | None) -> InstallOutcome:
     progress = progress or NoProgress()
     problem = plan.disk_problem
     if problem:
@@ -218,18 +238,26 @@ def plan_removal(session: Session, name: str, tier: TierSelection = "all") -> Re
 
 
 def remove(session: Session, plan: RemovalPlan) -> list[str]:
-    deleted = []
-    seed = seed_from_ollama(session)
-    try:
-        for host, ref, _ in plan.goes:
-            session.server(host).delete(ref)
-            deleted.append(ref)
-    finally:
-        def apply(current: state_mod.State) -> None:
-            seed_state(current, seed)
-            current.mark_removed(plan.profile, set(plan.tiers))
-        session.change_state(apply)
-        history.record(session, "remove", profile=plan.profile, tier="all" if len(plan.tiers) == 2 else plan.tiers[0])
+    """Delete what the plan made again under the state lock from fresh state says goes (a model another
+    profile has come to need since the plan was shown stays). A run that changed nothing is not logged."""
+    with lock.state_lock(f"taskprof remove {plan.profile}"):
+        forget(session)
+        plan = plan_removal(session, plan.profile, "all" if len(plan.tiers) == len(TIERS) else plan.tiers[0])
+        was_installed = bool(installed_tiers(session).get(plan.profile, set()) & set(plan.tiers))
+        deleted: list[str] = []
+        seed = seed_from_ollama(session)
+        try:
+            for host, ref, _ in plan.goes:
+                session.server(host).delete(ref)
+                deleted.append(ref)
+        finally:
+            if deleted or was_installed:
+                def apply(current: state_mod.State) -> None:
+                    seed_state(current, seed)
+                    current.mark_removed(plan.profile, set(plan.tiers))
+                session.change_state(apply)
+                history.record(session, "remove", profile=plan.profile,
+                               tier="all" if len(plan.tiers) == 2 else plan.tiers[0])
     return deleted
 
 

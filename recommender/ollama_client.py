@@ -105,6 +105,8 @@ def normal_ref(name: str) -> str:
 
 @dataclass(frozen=True)
 class InstalledModel:
+    """A model a server holds, as /api/tags lists it."""
+
     ref: str
     size: int
     digest: str

@@ -7,7 +7,6 @@ name matches the file name, one model of each tier) is checked here.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
@@ -46,6 +45,8 @@ _SIZE_IN_TAG = re.compile(r"(?<![a-z0-9.])(?:(\d+)x|e)?(\d+(?:\.\d+)?)([bm])(?![
 
 @dataclass(frozen=True)
 class Model:
+    """One model of a profile's tier, as the profile file describes it."""
+
     name: str  # the full Ollama reference as the file writes it: "qwen2.5-coder:7b"
     tag: str  # the update policy: "latest", or a pinned digest "sha256:<64 hex>"
     tier: Tier
@@ -78,6 +79,8 @@ class Model:
 
 @dataclass(frozen=True)
 class Profile:
+    """A task or general profile: its models (a fast and a quality tier) and what it is for."""
+
     name: str
     kind: str
     description: str
@@ -142,6 +145,8 @@ class Catalogue(Mapping[str, Profile]):
         try:
             return self._by_name[name]
         except KeyError:
+            import difflib  # only for a name that is not there: ~6 ms every suggest would pay
+
             close = difflib.get_close_matches(name, list(self._by_name), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; `taskprof profiles` lists them"
             raise ProfileNotFound(f"no profile named '{name}'{hint}") from None
@@ -367,6 +372,8 @@ def unique_size_gb(models: Iterable[Model]) -> float:
 
 @dataclass(frozen=True)
 class PlannedModel:
+    """One model of a storage plan, counted once however many profiles use it."""
+
     ref: str
     size_gb: float
     tiers: tuple[str, ...]
@@ -375,6 +382,8 @@ class PlannedModel:
 
 @dataclass(frozen=True)
 class StoragePlan:
+    """The disk some profiles take, shared models counted once."""
+
     profiles: tuple[str, ...]
     tier: str
     models: tuple[PlannedModel, ...]

@@ -16,6 +16,8 @@ from recommender.types import GB, JSON, TIERS, InstallTier, ProfileState, Tier, 
 
 @dataclass(frozen=True)
 class PlannedModel:
+    """One model an install would put on one server, and whether it is there already."""
+
     ref: str
     host: str
     size_gb: float
@@ -30,6 +32,8 @@ class PlannedModel:
 
 @dataclass(frozen=True)
 class ServerInfo:
+    """A server an install talks to, and the free disk where it keeps models (when local)."""
+
     host: str
     version: str
     models_dir: Path | None  # None when the server is remote: its disk cannot be seen from here
@@ -38,6 +42,8 @@ class ServerInfo:
 
 @dataclass(frozen=True)
 class InstallPlan:
+    """What installing some profiles means: tiers, servers, models, disk. Nothing is pulled yet."""
+
     profiles: tuple[str, ...]
     tier: InstallTier  # as asked
     tiers: dict[str, tuple[Tier, ...]]  # profile -> the tiers this plan installs
@@ -76,6 +82,8 @@ class InstallPlan:
 
 @dataclass
 class InstallOutcome:
+    """What an install did, model by model; `ok` only when every model is present."""
+
     installed: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
@@ -93,6 +101,8 @@ class InstallOutcome:
 
 @dataclass(frozen=True)
 class RemovalPlan:
+    """What removing a profile deletes, and what stays because another installed profile needs it."""
+
     profile: str
     tiers: tuple[Tier, ...]
     goes: tuple[tuple[str, str, int], ...]  # (host, model, bytes on disk)
@@ -101,6 +111,8 @@ class RemovalPlan:
 
 @dataclass(frozen=True)
 class Removal:
+    """A removal done: the plan and the models deleted."""
+
     plan: RemovalPlan
     deleted: tuple[str, ...]
 
@@ -111,6 +123,8 @@ class Removal:
 
 @dataclass(frozen=True)
 class ModelUpdate:
+    """One model's re-pull: updated, unchanged or failed, and the bytes that came."""
+
     ref: str
     host: str
     result: Literal["updated", "unchanged", "failed"]
@@ -126,6 +140,8 @@ class ModelUpdate:
 
 @dataclass(frozen=True)
 class UpdateOutcome:
+    """Every model an update pulled, and the pinned ones it held."""
+
     models: tuple[ModelUpdate, ...]
     pinned: tuple[tuple[str, str], ...]  # (model, digest it is held at)
 
@@ -140,6 +156,8 @@ class UpdateOutcome:
 
 @dataclass(frozen=True)
 class TierState:
+    """A profile's tier on its server: installed, its size and digest."""
+
     model: str
     host: str
     installed: bool | None  # None: that server could not be asked
@@ -149,6 +167,8 @@ class TierState:
 
 @dataclass(frozen=True)
 class InstalledState:
+    """Per profile and tier, what the servers hold; which servers could be asked."""
+
     profiles: dict[str, dict[Tier, TierState]]  # profile -> tier -> state
     reachable: dict[str, bool]  # host -> could it be asked
     errors: dict[str, str]  # host -> why not
@@ -165,6 +185,8 @@ class InstalledState:
 
 @dataclass(frozen=True)
 class TierStatus:
+    """A tier as `status` shows it: installed, fits, measured speed, last update."""
+
     model: str
     host: str
     installed: bool | None
@@ -186,6 +208,8 @@ class TierStatus:
 
 @dataclass(frozen=True)
 class ProfileStatus:
+    """A profile as `status` shows it."""
+
     name: str
     kind: str
     state: ProfileState
@@ -199,6 +223,8 @@ class ProfileStatus:
 
 @dataclass(frozen=True)
 class ServerStatus:
+    """An Ollama server, whether it answered, and which tiers it holds."""
+
     host: str
     reachable: bool
     version: str | None
@@ -212,6 +238,8 @@ class ServerStatus:
 
 @dataclass(frozen=True)
 class MachineStatus:
+    """The memory fit is judged on, and the disk where local models are kept."""
+
     total_gb: float | None
     available_gb: float | None
     gpu_gb: float | None
@@ -228,6 +256,8 @@ class MachineStatus:
 
 @dataclass(frozen=True)
 class Status:
+    """Everything `taskprof status` reports."""
+
     servers: tuple[ServerStatus, ...]
     machine: MachineStatus
     last_update: str | None
@@ -245,6 +275,8 @@ class Status:
 
 @dataclass(frozen=True)
 class ProfileUse:
+    """A profile's uses in the usage log, with which of its tiers are installed."""
+
     profile: str
     uses: int
     share: float
@@ -259,6 +291,8 @@ class ProfileUse:
 
 @dataclass(frozen=True)
 class UsageStats:
+    """Uses per profile over a period, and the commands recorded."""
+
     total: int
     days: int | None
     profiles: tuple[ProfileUse, ...]
@@ -305,6 +339,8 @@ class Corrected:
 
 @dataclass(frozen=True)
 class Trained:
+    """What `train --personal` fitted, and how it compares with the shipped classifier."""
+
     shipped_cv: float
     personal_cv: float
     corrections: int
@@ -322,6 +358,8 @@ class Trained:
 
 @dataclass(frozen=True)
 class BenchTarget:
+    """A model to measure, on the server of its tier, with the prompts of the profile it serves."""
+
     ref: str
     host: str
     profile: str | None  # whose prompts it answers
@@ -331,6 +369,8 @@ class BenchTarget:
 
 @dataclass(frozen=True)
 class BenchRun:
+    """One model's measured speed, from Ollama's own timings."""
+
     model: str
     profile: str | None
     tier: Tier | None
@@ -362,6 +402,8 @@ class BenchRun:
 
 @dataclass(frozen=True)
 class BenchReport:
+    """Every model measured, and the ones asked for that are not installed."""
+
     hosts: tuple[str, ...]
     skipped: tuple[str, ...]  # asked for but not installed
     runs: tuple[BenchRun, ...]
@@ -372,6 +414,8 @@ class BenchReport:
 
 @dataclass(frozen=True)
 class ConversationInfo:
+    """A conversation `ask -c` can continue."""
+
     id: str
     profile: str | None
     turns: int  # user turns

@@ -94,8 +94,14 @@ class Session:
 
     @cached_property
     def measured(self) -> dict[str, usage.BenchResult]:
-        """The latest `taskprof bench` result per model."""
-        return usage.latest_bench()
+        """The latest `taskprof bench` result per model. `logging false` never opens the log; with
+        `--no-log` a log that cannot be read is passed over without a warning."""
+        if not self.settings.get("logging", True):
+            return {}
+        found = usage.latest_bench()
+        if not self.log:
+            usage.pop_warnings()
+        return found
 
     def change_state(self, fn: Callable[[state_mod.State], None]) -> None:
         """Change state.json under its lock; a failed write is a warning (what was done stays done)."""
@@ -186,6 +192,10 @@ class Session:
         if fresh or host not in self._listings:
             self._listings[host] = self.server(host).installed()
         return self._listings[host]
+
+    def set_listing(self, host: str, models: dict[str, ollama_client.InstalledModel]) -> None:
+        """Take a server's model list fetched elsewhere (serve reads /api/tags itself, asynchronously)."""
+        self._listings[host] = models
 
     def chat_server(self, host: str) -> ollama_client.Server:
         """A server for answers: a big model may take minutes to load before the first token."""

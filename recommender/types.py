@@ -148,12 +148,16 @@ def _r(value: float | None, digits: int = 4) -> float | None:
 
 @dataclass(frozen=True)
 class Scored:
+    """A profile and the classifier's confidence in it."""
+
     profile: str
     confidence: float
 
 
 @dataclass(frozen=True)
 class SimilarExample:
+    """A training example near the task: why the classifier leans the way it does."""
+
     text: str
     profile: str
     similarity: float
@@ -256,9 +260,11 @@ class Route:
     text: str  # the latest user turn: what is logged
     id: int | None = None
 
-    def log(self, tp: Taskprof, command: str = "ask", *, model: str | None = None,
-            tier: Tier | None = None) -> Route:
-        return replace(self, id=tp.log_route(self, command, model=model, tier=tier))
+    def log(self, tp: Taskprof, command: str = "ask", *, model: str | None = None, tier: Tier | None = None,
+            conversation: str | None = None) -> Route:
+        """Record this turn as a use; with `conversation` (conversation.conversation_key of the messages)
+        the usage log keeps one use per (conversation, profile), however many turns it has."""
+        return replace(self, id=tp.log_route(self, command, model=model, tier=tier, conversation=conversation))
 
     def to_json(self) -> JSON:
         return {"id": self.id, "profile": self.profile, "route": self.route, "confidence": _r(self.confidence),

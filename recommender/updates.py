@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from recommender import history, installs
+from recommender import history, installs, lock
 from recommender import state as state_mod
 from recommender.errors import OllamaError, OllamaUnavailable
 from recommender.profiles import Model
 from recommender.session import Session
-from recommender.types import ModelUpdate, NoProgress, Progress, UpdateOutcome
+from recommender.types import TIERS, ModelUpdate, NoProgress, Progress, UpdateOutcome
 
 REMINDER_EVERY = timedelta(days=1)
 
@@ -42,7 +42,15 @@ def targets(session: Session, names: Iterable[str] = ()) -> tuple[list[tuple[str
 
 
 def update(session: Session, names: Iterable[str] = (), progress: Progress | None = None) -> UpdateOutcome:
-    """Re-pull every installed model that follows "latest"; say per model what changed."""
+    """Re-pull every installed model that follows "latest"; say per model what changed. Runs under
+    the state lock, its targets read afresh there."""
+    names = list(dict.fromkeys(names))
+    with lock.state_lock("taskprof update " + " ".join(names)):
+        installs.forget(session)
+        return _update(session, names, progress)
+
+
+def _update(session: Session, names: list[str], progress: Progress | None) -> UpdateOutcome:
     progress = progress or NoProgress()
     pulls, pinned = targets(session, names)
     seed = installs.seed_from_ollama(session)
@@ -65,7 +73,8 @@ def update(session: Session, names: Iterable[str] = (), progress: Progress | Non
             progress.finish(True)
             after = session.listing(host, fresh=True).get(m.ref)
             digest = after.digest if after else ""
-            fetched = sum(last - first for first, last in layers.values())
+            # Only a new digest brings bytes: an unchanged model's progress lines re-count what was there.
+            fetched = sum(last - first for first, last in layers.values()) if digest != before.digest else 0
             results.append(ModelUpdate(m.ref, host, "updated" if digest != before.digest else "unchanged",
                                        before.digest, digest, fetched))
     finally:
@@ -84,9 +93,16 @@ def update(session: Session, names: Iterable[str] = (), progress: Progress | Non
                 current.last_update = state_mod.now_utc()
         if results:
             session.change_state(apply)
-            for name in {p.name for p in session.catalogue.values() for m in p.models
-                         if any(r.ref == m.ref for r in results)} & set(installs.installed_tiers(session)):
-                history.record(session, "update", profile=name)
+            pulled = {(r.host, r.ref) for r in results if r.result != "failed"}
+            installed = installs.installed_tiers(session)
+            # The profiles this update was for (named, else the installed ones) whose own installed tiers
+            # had a model pulled: not every profile that happens to share one of those models.
+            for name in names or sorted(installed):
+                if name not in session.catalogue:
+                    continue
+                tiers = installed.get(name) or set(TIERS)
+                if any((session.host(m.tier), m.ref) in pulled for m in session.profile(name).models if m.tier in tiers):
+                    history.record(session, "update", profile=name)
     return outcome
 
 

@@ -456,7 +456,7 @@ def record(event: Event) -> Logged:
                          conversation=None if event.conversation is None else keyed_hash(event.conversation))
         event_id, warning = _with_log(lambda log: _insert(log, stored), create=True, empty=None)
     except (TaskprofError, sqlite3.Error, OSError, ValueError) as exc:
-        event_id, warning = None, f"could not record usage: {exc}"
+        event_id, warning = None, f"the usage log {paths.usage_db_path()} was not written ({exc}); carrying on without it"
     messages = list(dict.fromkeys([*earlier, *([warning] if warning else [])]))
     return Logged(event_id, "; ".join(messages) or None)
 

@@ -409,3 +409,40 @@ def test_a_cold_suggest_loads_no_install_workflow():
     unwanted = {"recommender.results", "recommender.installs", "recommender.updates", "recommender.bench",
                 "recommender.conversations", "ollama", "httpx", "torch", "sklearn", "starlette", "uvicorn"}
     assert not unwanted & loaded, unwanted & loaded
+
+
+def test_a_damaged_conversation_file_is_named_and_passed_over(small, taskprof_home):
+    folder = taskprof_home / "conversations"
+    folder.mkdir(parents=True)
+    (folder / "0123456789ab.json").write_text("{not json")
+    (folder / "ba9876543210.json").write_text(json.dumps({"id": "ba9876543210", "profile": "programming",
+                                                          "updated": "2026-01-01T00:00:00+00:00",
+                                                          "messages": [{"role": "user", "content": "hi"}]}))
+    tp = Taskprof()
+    assert [c.id for c in tp.conversations()] == ["ba9876543210"]  # the damaged one is left out
+    with pytest.raises(InputError, match=r"0123456789ab\.json.*--delete 0123456789ab"):
+        tp.ask("more", conversation="0123456789ab")
+    tp.delete_conversation("0123456789ab")
+    assert not (folder / "0123456789ab.json").exists()
+
+
+def test_route_log_keeps_one_use_per_conversation_and_profile(small):
+    from recommender.conversation import conversation_key, read_turns
+
+    tp = Taskprof()
+    messages = [{"role": "user", "content": CODE}]
+    first = tp.route(messages).log(tp, "chat", model="qwen2.5-coder:7b", conversation=conversation_key(read_turns(messages)))
+    messages += [{"role": "assistant", "content": "def rev(xs): ..."},
+                 {"role": "user", "content": "now write a python unit test for that function"}]
+    again = tp.route(messages).log(tp, "chat", conversation=conversation_key(read_turns(messages)))
+    assert again.route == "kept" and again.id == first.id  # the same use, not a second one
+    assert [e.command for e in usage.events()] == ["chat"]
+
+
+def test_set_listing_is_what_installed_model_sees(small):
+    from recommender.ollama_client import InstalledModel
+
+    tp = Taskprof()
+    tp.set_listing(small.host, {"qwen2.5-coder:7b": InstalledModel("qwen2.5-coder:7b", 1, "d", "")})
+    assert tp.answer_model("programming", "fast").ref == "qwen2.5-coder:7b"  # no /api/tags asked
+    assert "/api/tags" not in small.paths_called()

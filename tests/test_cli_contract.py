@@ -57,7 +57,7 @@ def test_ctrl_c_at_a_prompt_exits_130(coding):
     coding.install("qwen2.5-coder:7b")
     coding.install("qwen2.5-coder:32b")
     code, out = in_terminal(["remove", "programming", "--host", coding.host], answer=b"\x03")
-    assert code == 130
+    assert code == 130, out
     assert "Traceback" not in out
     assert "qwen2.5-coder:32b" in coding.installed
 

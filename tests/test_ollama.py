@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import socket
@@ -505,8 +506,24 @@ def script(*args: str, input: bytes | None = None, env: dict[str, str] | None = 
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
 
-def in_terminal(args: list[str], answer: bytes, timeout: float = 30) -> tuple[int, str]:
-    """Run the console script on a pseudo-terminal, answer its prompt, return (exit code, screen)."""
+def _reading_terminal(pid: int) -> bool:
+    """Is the process blocked reading its terminal? A ^C that lands after the prompt is written but
+    before the read starts is held until the read returns (the signal is noted, the read then waits
+    for a line), so the answer waits for the read. Where /proc cannot tell, True."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read().strip() in ("wait_woken", "n_tty_read")
+    except OSError:
+        return True
+
+
+def in_terminal(args: list[str], answer: bytes, timeout: float = 90) -> tuple[int, str]:
+    """Run the console script on a pseudo-terminal, answer its prompt, return (exit code, screen).
+
+    The answer goes only once a whole prompt ("...? [y/N]: ") is on the screen and the process is
+    reading the terminal: sent at the first sign of a question, a ^C could land before the read began
+    and be held until a line came, which failed on a loaded machine. The long deadline only bounds a
+    hang; nothing sleeps."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: stdin, stdout and stderr are the terminal
         os.execvpe(sys.executable, [sys.executable, "-m", "recommender", *args], os.environ)
@@ -523,10 +540,14 @@ def in_terminal(args: list[str], answer: bytes, timeout: float = 30) -> tuple[in
             if not chunk:
                 break
             screen += chunk
-        if not answered and b"?" in screen and b"[" in screen:
+        if not answered and re.search(rb"\? \[[yY]/[nN]\]: *$", screen) and _reading_terminal(pid):
             os.write(fd, answer)
             answered = True
+    # The terminal closes a moment before the child is reaped: wait for it, up to the deadline.
     done, status = os.waitpid(pid, os.WNOHANG)
+    while done == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        done, status = os.waitpid(pid, os.WNOHANG)
     if done == 0:  # still running past the deadline: never leave the test hanging on it
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)

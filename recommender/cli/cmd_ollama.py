@@ -70,10 +70,10 @@ def install_cmd(profiles: tuple[str, ...], tier: InstallTier, yes: bool, dry_run
       taskprof install document-intelligence --tier all --dry-run
     """
     core = session(host=host, no_log=no_log)
-    outcome = install_flow.run_install(core, list(profiles), tier, yes=yes, dry_run=dry_run)
+    plan, outcome = install_flow.plan_and_install(core, list(profiles), tier, yes=yes, dry_run=dry_run)
     _remind(core)
     if as_json:
-        echo_json(install_flow.outcome_json(outcome))
+        echo_json(install_flow.outcome_json(outcome, plan))
     elif outcome is not None:
         install_flow.summary(outcome, err=False)
     show_warnings(core)

@@ -126,6 +126,17 @@ def suggest_cmd(text: tuple[str, ...], as_json: bool, batch: bool, encoder: str,
         return
     # Logged before anything is printed: a reader that hangs up (| head) must not lose the event.
     decision = core.decide(joined).log(core)
+    if as_json and do_install:
+        # One document: the suggestion and what installing it did, printed once the install is over.
+        plan, outcome = install_flow.plan_and_install(core, [decision.chosen_profile], tier or "fit", yes=yes,
+                                                      dry_run=dry_run)
+        echo_json({**decision.to_json(), "install": install_flow.outcome_json(outcome, plan)})
+        if outcome is not None:
+            install_flow.summary(outcome, err=True)
+        show_warnings(core)
+        if outcome is not None and not outcome.ok:
+            raise click.exceptions.Exit(1)
+        return
     if as_json:
         echo_json(decision.to_json())
     else:

@@ -93,10 +93,28 @@ def read_stdin_text() -> str:
 
 
 def task_text(words: tuple[str, ...]) -> str:
-    """The task from the arguments, else from piped standard input; "" when there is neither."""
+    """The task from the arguments, else from piped standard input; "" when there is neither.
+    Standard input piped or redirected from a file that holds no text is a usage error (exit 2)."""
     if words:
         return " ".join(words)
-    return "" if sys.stdin.isatty() else read_stdin_text()
+    if sys.stdin.isatty():
+        return ""
+    text = read_stdin_text()
+    if not text.strip() and _stdin_is_pipe_or_file():
+        raise InputError('standard input is empty: pipe a task description, e.g. '
+                         'echo "review this contract" | taskprof suggest')
+    return text
+
+
+def _stdin_is_pipe_or_file() -> bool:
+    import os
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):  # no real descriptor (an embedding, a test runner)
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
 
 
 def piped_stdin() -> str | None:

@@ -46,6 +46,12 @@ def render_plan(plan: InstallPlan) -> None:
 def run_install(core: Taskprof, names: list[str], tier: InstallTier, *, yes: bool, dry_run: bool,
                 quiet: bool = False) -> InstallOutcome | None:
     """Plan and, with consent, install. None for a dry run. Ctrl-C says what finished, then propagates."""
+    return plan_and_install(core, names, tier, yes=yes, dry_run=dry_run, quiet=quiet)[1]
+
+
+def plan_and_install(core: Taskprof, names: list[str], tier: InstallTier, *, yes: bool, dry_run: bool,
+                     quiet: bool = False) -> tuple[InstallPlan, InstallOutcome | None]:
+    """The plan shown and what installing it did (None for a dry run)."""
     plan = core.plan_install(names, tier)
     if not quiet:
         render_plan(plan)
@@ -54,14 +60,14 @@ def run_install(core: Taskprof, names: list[str], tier: InstallTier, *, yes: boo
         raise InstallRefused(problem)
     if dry_run:
         note("Dry run: nothing was downloaded.")
-        return None
+        return plan, None
     if plan.missing:
         need = gb(plan.download_bytes() / GB)
         confirm(f"Download {need}?", yes=yes, default=True,
                 refusal=f"not downloading {need} without a yes: run this in a terminal, or add --yes")
     reporter = progress_reporter(quiet)
     try:
-        return core.install(plan, reporter)
+        return plan, core.install(plan, reporter)
     except KeyboardInterrupt:
         reporter.close()
         done = ", ".join(reporter.finished) or "none"
@@ -90,6 +96,8 @@ def summary(outcome: InstallOutcome, *, err: bool) -> None:
         say("Run the same command again: finished models are skipped and interrupted ones resume.")
 
 
-def outcome_json(outcome: InstallOutcome | None) -> dict[str, Any]:
-    return {"dry_run": True} if outcome is None else outcome.to_json()
+def outcome_json(outcome: InstallOutcome | None, plan: InstallPlan | None = None) -> dict[str, Any]:
+    """`--json` of an install: what it did, and the plan it followed (a dry run: the plan alone)."""
+    shown = {} if plan is None else {"plan": plan.to_json()}
+    return {"dry_run": True, **shown} if outcome is None else {**outcome.to_json(), **shown}
 
