@@ -62,10 +62,10 @@ def plan_install(session: Session, names: Iterable[str], tier: InstallTier = "fi
             machine = session.machine(m.tier)
             if machine is not None and session.fits(m) is False:
                 need = hardware.model_memory_bytes(m) / hardware.GB
-                where = "this machine's" if session.where(m.tier).startswith("this machine") else \
+                whose = "this machine's" if session.where(m.tier).startswith("this machine") else \
                     f"{session.host(m.tier)}'s"
                 left_out.append((p.name, m.tier, f"{m.ref} needs ~{need:.0f} GB, more than "
-                                 f"{hardware.allowance(machine, where)} (--tier all installs it anyway)"))
+                                 f"{hardware.allowance(machine, whose)} (--tier all installs it anyway)"))
             else:
                 fitting.append(m.tier)
         if not fitting:  # nothing fits: the smallest tier is still the one to try

@@ -129,15 +129,6 @@ def _tier(name: str) -> Tier:
 # --- conversations -------------------------------------------------------------------------------
 
 
-def router(session: Session) -> ConversationRouter:
-    """The conversation router on this session's classifier, without the nearest examples a routed
-    turn never shows (they are most of a prediction's cost)."""
-    from recommender.conversation import ConversationRouter
-
-    classifier = session.classifier
-    return ConversationRouter(lambda texts: classifier.predict(texts, similar=0))
-
-
 def route(session: Session, messages: Any, conversation_router: ConversationRouter | None = None) -> Route:
     """The profile for a conversation's latest turn (kept, switched or new) and the tier to answer on."""
     from recommender.conversation import read_turns
@@ -146,7 +137,7 @@ def route(session: Session, messages: Any, conversation_router: ConversationRout
     users = [t for t in turns if t.role == "user" and t.text.strip()]
     if not users:
         raise InputError(EMPTY)
-    decision = (conversation_router or router(session)).route(messages)
+    decision = (conversation_router or session.conversation_router).route(messages)
     choice = session.tier_choice(session.profile(decision.profile))
     return Route(decision.profile, decision.route, decision.confidence, decision.previous, decision.reason,
                  _tier(choice.tier), choice.reason, users[-1].text)
