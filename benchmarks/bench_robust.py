@@ -140,8 +140,11 @@ def report(args, clf, tree: Path, pastes, clean, results, timings) -> None:
              "| set | items | baseline right | new right | new abstained | target |", "|---|---:|---:|---:|---:|---|"]
     targets = {"long pastes": ">= 0.90", "questions about models": ">= 0.90", "negations": ">= 0.85",
                "public, 20% of words misspelt": "within 0.03 of clean"}
+    figures: dict = {"date": time.strftime("%Y-%m-%d"), "baseline": args.baseline, "right": {}, "items": {}}
     for name, (items, old, new) in results.items():
         expected = [e for _, e in items]
+        figures["right"][name] = right(new, expected)
+        figures["items"][name] = len(items)
         lines.append(f"| {name} | {len(items)} | {right(old, expected):.3f} | {right(new, expected):.3f} | "
                      f"{np.mean([p['abstained'] for p in new]):.3f} | {targets.get(name, '')} |")
     # Top-1 over the best task profile (abstaining or not), as the public benchmark is scored.
@@ -161,6 +164,8 @@ def report(args, clf, tree: Path, pastes, clean, results, timings) -> None:
               "| | clean top-1 | clean macro-F1 | misspelt top-1 | drop |", "|---|---:|---:|---:|---:|",
               f"| baseline | {top1(old):.3f} | {macro_f1(old):.3f} | {top1(old_t):.3f} | {top1(old) - top1(old_t):+.3f} |",
               f"| new | {top1(new):.3f} | {macro_f1(new):.3f} | {top1(new_t):.3f} | {top1(new) - top1(new_t):+.3f} |", ""]
+    figures.update(public_top1=top1(new), public_macro_f1=macro_f1(new),
+                   public_typo_top1=top1(new_t), public_items=len(truth))
     items, old, new = results[HELDOUT]
     truth_h = [e for _, e in items]
     tasks = [i for i, e in enumerate(truth_h) if e != "general"]
@@ -169,6 +174,9 @@ def report(args, clf, tree: Path, pastes, clean, results, timings) -> None:
         ranked = [preds[i]["ranked"] for i in tasks]
         scores = evaluate.score("x", [truth_h[i] for i in tasks], ranked, present_h)
         per = {lab: np.mean([preds[i]["profile"] == lab for i in tasks if truth_h[i] == lab]) for lab in present_h}
+        if label == "new":
+            figures.update(heldout_top1=float(scores.top1), heldout_macro_f1=float(scores.macro_f1),
+                           heldout_tasks=len(tasks))
         lines.append(f"Held-out set, {label}: top-1 over the best task profile {scores.top1:.3f}, macro-F1 "
                      f"{scores.macro_f1:.3f} ({len(tasks)} task texts); skills-building recall {per['skills-building']:.3f}; "
                      f"abstained on {np.mean([preds[i]['abstained'] for i in range(len(preds)) if truth_h[i] == 'general']):.3f} of the general texts.")
@@ -217,6 +225,10 @@ def report(args, clf, tree: Path, pastes, clean, results, timings) -> None:
     lines.append(SECTION_END)
     text = "\n".join(lines) + "\n"
     write_section(args.out, text)
+    # The figures README.md quotes, for benchmarks/readme_figures.py, with the models they describe.
+    from readme_figures import models_fingerprint, record
+
+    record("robust", {**figures, "models": models_fingerprint()})
     print(text)
 
 

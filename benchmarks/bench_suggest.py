@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--public", type=Path, default=None, help="the public benchmark JSONL (default: training.evaluate's)")
     args = parser.parse_args()
 
+    load_at_start = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").is_file() else "?"
     home = Path(tempfile.mkdtemp(prefix="taskprof-bench-"))
     env = {**os.environ, "TASKPROF_HOME": str(home), "NO_COLOR": "1"}
     # An installed taskprof has its bytecode compiled (pip does it); so does a source tree once run.
@@ -160,6 +161,16 @@ def main() -> None:
     if SECTION_START in old and SECTION_END in old:
         kept = "\n" + SECTION_START + old.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0] + SECTION_END + "\n"
     args.out.write_text("\n".join(lines) + "\n" + kept, encoding="utf-8")
+    # The figures README.md quotes, for benchmarks/readme_figures.py: whole-process medians.
+    from readme_figures import load_average, record
+
+    record("suggest", {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_at_start": load_at_start, "load_at_end": load_average(), "runs": len(fast), "full_runs": len(full),
+        "cold_suggest_s": round(fast_wall, 4), "cold_suggest_rss_mb": round(median([f[1] for f in fast]), 1),
+        "full_encoder_s": round(full_wall, 4), "paste_100kb_s": round(median([p[0] for p in pastes]), 4),
+        "batch_tasks_per_s": round(batch_rate, 1), "batch_runs": len(batch),
+    })
     print("\n".join(lines))
     shutil.rmtree(home, ignore_errors=True)
 

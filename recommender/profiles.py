@@ -203,10 +203,14 @@ def load_catalogue(bundled: Path | None = None, user: Path | None = None) -> Cat
     for file in _profile_files(bundled):
         profile = load_profile_file(file, validate=False)
         profiles[profile.name] = profile
+    # A user file that leaves out a bundled model's size or parameters gets the bundled figures, not
+    # an estimate from the tag: one model has one size in every command (deepseek-r1:32b was 20.0 GB
+    # in data-work and 20.8 GB, 32 x 0.65, in a user profile naming it bare).
+    known = {m.ref: m for p in profiles.values() for m in p.models}
     warnings = []
     for file in _profile_files(user):
         try:
-            profile = load_profile_file(file)
+            profile = load_profile_file(file, known=known)
         except ProfileError as exc:
             instead = "; the bundled profile of that name is used" if file.stem in profiles else ""
             warnings.append(f"{exc} (skipped{instead})")
@@ -224,8 +228,11 @@ def _profile_files(folder: Path) -> list[Path]:
 PROFILE_BYTES = 256_000  # a profile is a few kB
 
 
-def load_profile_file(file: Path, *, validate: bool = True) -> Profile:
+def load_profile_file(file: Path, *, validate: bool = True, known: Mapping[str, Model] | None = None) -> Profile:
     """One profile file, checked against profiles/schema.json unless validate=False.
+
+    `known` (models by reference) supplies the size and parameters a model entry leaves out, before
+    any estimate from the tag.
 
     Any problem is a ProfileError of one line: file, field and what is wrong.
     """
@@ -241,7 +248,7 @@ def load_profile_file(file: Path, *, validate: bool = True) -> Profile:
         if validate:
             _check_schema(raw)
         try:
-            return _build(raw, file)
+            return _build(raw, file, known or {})
         except (KeyError, TypeError, ValueError, AttributeError):
             # An unchecked (bundled) file that does not even build: the schema says what is wrong.
             _check_schema(raw)
@@ -302,12 +309,12 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _build(raw: dict[str, Any], source: Path) -> Profile:
+def _build(raw: dict[str, Any], source: Path, known: Mapping[str, Model]) -> Profile:
     """A Profile from a schema-valid document, with the checks the schema cannot express."""
     name = raw["name"]
     if source.stem != name:
         raise _Invalid("name", f"'{name}' does not match the file name '{source.name}'")
-    models = tuple(_build_model(m) for m in raw["models"])
+    models = tuple(_build_model(m, known) for m in raw["models"])
     counts = {tier: sum(m.tier == tier for m in models) for tier in TIERS}
     if set(counts.values()) != {1}:
         found = ", ".join(f"{n} {tier}" for tier, n in counts.items())
@@ -326,14 +333,15 @@ def _build(raw: dict[str, Any], source: Path) -> Profile:
     )
 
 
-def _build_model(raw: dict[str, Any]) -> Model:
+def _build_model(raw: dict[str, Any], known: Mapping[str, Model]) -> Model:
     ref = raw["name"]
+    same = known.get(normalize_ref(ref))
     params = raw.get("params_b")
     if params is None:
-        params = params_from_ref(ref) or UNKNOWN_PARAMS_B
+        params = same.params_b if same else params_from_ref(ref) or UNKNOWN_PARAMS_B
     size = raw.get("size_gb")
     if size is None:
-        size = estimate_size_gb(ref, params)
+        size = same.size_gb if same else estimate_size_gb(ref, params)
     return Model(
         name=ref,
         tag=raw["tag"],
@@ -342,7 +350,7 @@ def _build_model(raw: dict[str, Any]) -> Model:
         size_gb=float(size),
         params_b=float(params),
         context=int(raw.get("context", DEFAULT_CONTEXT)),
-        estimated="size_gb" not in raw or "params_b" not in raw,
+        estimated=same.estimated if same else "size_gb" not in raw or "params_b" not in raw,
     )
 
 

@@ -79,19 +79,28 @@ def test_what_the_head_reads_is_capped_but_the_truncation_still_shows(model):
 
 
 def test_suggest_with_a_60000_letter_word_is_quick_and_small(taskprof_home):
-    """The whole command in a subprocess: < 1 s wall and < 150 MB peak resident memory."""
+    """The whole command in a subprocess: < 1 s wall and < 150 MB peak resident memory.
+
+    The wall time counted is the process's own: its time waiting in the kernel's run queue for a
+    CPU (the last field but one of /proc/PID/schedstat, read from the exited child before it is
+    reaped) is taken off, so that another job on a shared machine cannot fail it (it did at load 8 on
+    2 cores: 1.32 s wall for 0.33 s of CPU) while a command that is slow on its own still does.
+    """
     env = {**os.environ, "TASKPROF_HOME": str(taskprof_home)}
-    code = ("import resource, subprocess, sys, time; s = time.perf_counter(); "
-            "r = subprocess.run(sys.argv[1:], capture_output=True); u = resource.getrusage(resource.RUSAGE_CHILDREN); "
-            "print(time.perf_counter() - s, u.ru_utime + u.ru_stime, u.ru_maxrss, r.returncode)")
+    code = ("import os, resource, subprocess, sys, time; s = time.perf_counter(); "
+            "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+            "os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT); wall = time.perf_counter() - s; "
+            "queued = int(open(f'/proc/{p.pid}/schedstat').read().split()[1]) / 1e9; p.wait(); "
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+            "print(wall - queued, u.ru_utime + u.ru_stime, u.ru_maxrss, p.returncode, wall)")
     runs = []
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "recommender", "suggest", "--no-log",
                               "review " + _word(60_000)], capture_output=True, text=True, env=env, timeout=60)
-        wall, cpu, rss_kb, status = out.stdout.split()
+        own_wall, cpu, rss_kb, status, _wall = out.stdout.split()
         assert status == "0", out
-        runs.append((float(wall), float(cpu), int(rss_kb) / 1024))
-    # Wall time: the best of three (the machine is shared); CPU time: the median. It was 9.5 GB and
+        runs.append((float(own_wall), float(cpu), int(rss_kb) / 1024))
+    # Wall time (less the run-queue wait): the best of three; CPU time: the median. It was 9.5 GB and
     # minutes before the speller's length bound.
     assert min(w for w, _, _ in runs) < 1.0, runs
     assert sorted(c for _, c, _ in runs)[1] < 1.0, runs
