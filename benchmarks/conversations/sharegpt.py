@@ -26,10 +26,11 @@ from typing import Any
 SEED = 2026
 WORD_RE = re.compile(r"[A-Za-z']+")
 # Common English words: a conversation written in English uses several of them.
-ENGLISH = frozenset("""the a an and or of to in on for with is are was be it this that what how why
+_ENGLISH_WORDS = """the a an and or of to in on for with is are was be it this that what how why
 can could would should i you my me we your do does please write make give explain about from as
 at by if not have has will which who when where there their they them so but all any more some
-into than then these those our us his her just also like""".split())
+into than then these those our us his her just also like"""
+ENGLISH = frozenset(_ENGLISH_WORDS.split())
 
 
 def open_items() -> Iterator[dict[str, Any]]:
