@@ -24,14 +24,25 @@ from collections.abc import Iterator
 from typing import Any
 
 SEED = 2026
-WORD_RE = re.compile(r"[A-Za-z']+")
-# Common English words: a conversation written in English uses several of them.
+WORD_RE = re.compile(r"[^\W\d_]+'?[^\W\d_]*")
+# Common words of English and of the other languages written in Latin letters that ShareGPT holds
+# most: a conversation is English unless another language's words outnumber English ones. Code or
+# names alone (neither) count as English.
 _ENGLISH_WORDS = """the a an and or of to in on for with is are was be it this that what how why
 can could would should i you my me we your do does please write make give explain about from as
 at by if not have has will which who when where there their they them so but all any more some
-into than then these those our us his her just also like"""
+into than then these those our us his her just also like hello hi thanks thank yes no"""
+_OTHER_WORDS = """de la el los las y que en un una por para con es del al lo se su como pero más
+le les des et est pas il elle vous je nous une du au sur dans qui ce avec pour sont
+der die das und ist nicht ich du sie wir ein eine mit auf für den dem von zu auch wie
+o os um uma não com são é da do dos das em ao você
+il di che è per non una sono della gli con come anche
+het een ik je niet met voor op van zijn"""
 ENGLISH = frozenset(_ENGLISH_WORDS.split())
-
+OTHER = frozenset(_OTHER_WORDS.split()) - ENGLISH
+# Interface text the ShareGPT browser extension left in some prompts ("translate now", "translation
+# result", "Share Prompt"): not what the person wrote.
+ARTIFACTS = re.compile(r"지금 번역하기|번역결과|Share Prompt")
 
 def open_items() -> Iterator[dict[str, Any]]:
     """Every whole item of the package's JSON file, in file order."""
@@ -67,19 +78,16 @@ def human_turns(item: dict[str, Any]) -> list[str]:
 
 
 def is_english(item: dict[str, Any]) -> bool:
-    """Mostly Latin letters, and common English words among the words of its first human turns."""
-    text = " ".join(human_turns(item)[:8])
+    """Mostly Latin letters, and no more common words of another language than of English, in the
+    first eight human turns (interface artifacts removed)."""
+    text = ARTIFACTS.sub(" ", " ".join(human_turns(item)[:8]))
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return False
     if sum(c.isascii() for c in letters) / len(letters) < 0.9:
         return False
     words = [w.lower() for w in WORD_RE.findall(text[:4000])]
-    if not words:
-        return False
-    common = sum(w in ENGLISH for w in words)
-    return common >= 1 and common / len(words) >= 0.08 if len(words) >= 12 else common >= 1
-
+    return sum(w in ENGLISH for w in words) >= sum(w in OTHER for w in words)
 
 def eligible(item: dict[str, Any]) -> bool:
     return any(t.strip() for t in human_turns(item)) and is_english(item)
