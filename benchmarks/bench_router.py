@@ -139,6 +139,102 @@ def cross_validated_head(readings: Readings, convs: list[Conversation]) -> Route
     return route
 
 
+def fold_classifiers(convs: list[Conversation], fold_of: dict[str, int]) -> dict[int, classifier_module.Classifier]:
+    """For each fold, the shipped classifier's heads refitted without that fold's real prompts (with the
+    shipped C, token-bag weight and character head): ShareGPT conversations are then read by a
+    classifier that never saw them, as the held-out ones will be."""
+    import numpy as np
+
+    from recommender import paths, reading
+    from training import dataset
+    from training.train import char_features, features, fit_char_head, fit_head, token_idf
+
+    models = paths.bundled_dir("models")
+    shipped = classifier_module.Classifier(models, "static")
+    spec = shipped.manifest["heads"]["static"]
+    hand = dataset.load()
+    encoder = shipped.encoder
+    vocabulary = int(encoder.table.shape[0])
+    out = {}
+    for fold in range(FOLDS):
+        texts, labels = list(hand.texts), list(hand.labels)
+        for conv in convs:
+            if fold_of[conv.id] == fold:
+                continue
+            for text, label, kind in zip(user_texts(conv), conv.labels, conv.kinds, strict=True):
+                if kind != "follow" and text.strip():
+                    texts.append(reading.read(text[: dataset.REAL_CHARS]).model_text.strip())
+                    labels.append(label)
+        y = np.array([dataset.LABELS.index(label) for label in labels])
+        enc = encoder.encode(texts)
+        idf = token_idf(enc.bags, vocabulary)
+        head = fit_head(features(enc, vocabulary, spec["token_weight"], idf), y, spec["C"])
+        char = fit_char_head(char_features(texts), y, spec["char"]["C"])
+        clf = classifier_module.Classifier(models, "static")
+        dim = enc.vectors.shape[1]
+        clf.coef = head.coef_[:, :dim].astype(np.float32)
+        clf.intercept = head.intercept_.astype(np.float32)
+        clf.token_coef = (head.coef_[:, dim:] * spec["token_weight"]).astype(np.float32)
+        clf.token_idf = idf
+        clf.__dict__["char_head"] = (np.ascontiguousarray(char.coef_.T.astype(np.float16)),
+                                     char.intercept_.astype(np.float32), float(spec["char"]["weight"]))
+        out[fold] = clf
+        print(f"fold {fold}: refitted on {len(texts)} texts", file=sys.stderr)
+    return out
+
+
+class FoldReadings:
+    """Readings by the classifier of each conversation's fold (written conversations: the shipped one)."""
+
+    def __init__(self, shipped: Readings, folds: dict[int, Readings], fold_of: dict[str, int]):
+        self.shipped, self.folds, self.fold_of = shipped, folds, fold_of
+
+    def for_conversation(self, conv: Conversation) -> Readings:
+        return self.folds[self.fold_of[conv.id]] if conv.source == "sharegpt" and conv.id in self.fold_of else self.shipped
+
+
+def per_conversation(fold_readings: FoldReadings, make: Callable[[Readings], Route]) -> Route:
+    routes: dict[int, Route] = {}
+
+    def route(conv: Conversation) -> list[str]:
+        readings = fold_readings.for_conversation(conv)
+        if id(readings) not in routes:
+            routes[id(readings)] = make(readings)
+        return routes[id(readings)](conv)
+    return route
+
+
+def cross_validated_head_oof(fold_readings: FoldReadings, convs: list[Conversation], fold_of: dict[str, int]) -> Route:
+    """(d) with every reading out of fold: the head of fold f is fitted on the other folds' turns, each
+    read by its own fold's classifier."""
+    import numpy as np
+
+    routes = {}
+    for fold in range(FOLDS):
+        xs, ys, ws = [], [], []
+        for other in range(FOLDS):
+            if other == fold:
+                continue
+            part = [c for c in convs if fold_of[c.id] == other]
+            for source in ("written", "sharegpt"):
+                group = [c for c in part if c.source == source]
+                if group:
+                    x, y, w = training_router.examples(group, fold_readings.for_conversation(group[0]), DEFAULT_PARAMS, convs)
+                    xs.append(x), ys.append(y), ws.append(w)
+        params = training_router.fit(np.vstack(xs), np.concatenate(ys), np.concatenate(ws))
+        routes[fold] = params
+
+    cache: dict[tuple[int, int], Route] = {}
+
+    def route(conv: Conversation) -> list[str]:
+        readings = fold_readings.for_conversation(conv)
+        key = (fold_of[conv.id], id(readings))
+        if key not in cache:
+            cache[key] = router_with(readings, routes[fold_of[conv.id]])
+        return cache[key](conv)
+    return route
+
+
 # --- figures ---------------------------------------------------------------------------------------
 
 def loads(sequence: list[str], slots: int) -> int:
@@ -235,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timing", action="store_true", help="the router's cost on a 30-turn conversation")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--no-sharegpt", action="store_true", help="the written set only")
+    parser.add_argument("--cv-classifier", action="store_true",
+                        help="read each ShareGPT conversation with the classifier refitted without its fold "
+                             "(needed once the shipped classifier is trained on those real prompts)")
     args = parser.parse_args(argv)
     clf = classifier_module.load(personal=False)
     readings = Readings(lambda texts: clf.predict(texts, similar=0))
@@ -246,22 +345,37 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_sharegpt:
         sets["sharegpt"] = training_router.load_sharegpt()
     everything = [c for convs in sets.values() for c in convs]
-    options: dict[str, Route] = {"baseline (latest user message)": baseline(readings)}
-    if not args.baseline:
-        options.update({
-            "(a) keep unless >= 0.9": keep_unless_confident(readings),
-            "(b) last three user turns": last_three(readings),
-            "(c) momentum 0.8/0.3": momentum(readings),
-            "(e) segments, hand-set head": router_with(readings, DEFAULT_PARAMS),
-            "(d) segments, trained head (5-fold CV)": cross_validated_head(readings, everything),
-        })
+    if args.cv_classifier:
+        fold_of = {c.id: i % FOLDS for i, c in enumerate(sorted(everything, key=lambda c: c.id))}
+        folds = {f: Readings(lambda texts, c=c: c.predict(texts, similar=0))
+                 for f, c in fold_classifiers(sets.get("sharegpt", []), fold_of).items()}
+        fr = FoldReadings(readings, folds, fold_of)
+        options = {"baseline (latest user message)": per_conversation(fr, baseline)}
+        if not args.baseline:
+            options.update({
+                "(a) keep unless >= 0.9": per_conversation(fr, keep_unless_confident),
+                "(b) last three user turns": per_conversation(fr, last_three),
+                "(c) momentum 0.8/0.3": per_conversation(fr, momentum),
+                "(e) segments, hand-set head": per_conversation(fr, lambda r: router_with(r, DEFAULT_PARAMS)),
+                "(d) segments, trained head (5-fold CV)": cross_validated_head_oof(fr, everything, fold_of),
+            })
+    else:
+        options = {"baseline (latest user message)": baseline(readings)}
+        if not args.baseline:
+            options.update({
+                "(a) keep unless >= 0.9": keep_unless_confident(readings),
+                "(b) last three user turns": last_three(readings),
+                "(c) momentum 0.8/0.3": momentum(readings),
+                "(e) segments, hand-set head": router_with(readings, DEFAULT_PARAMS),
+                "(d) segments, trained head (5-fold CV)": cross_validated_head(readings, everything),
+            })
     rows = []
     for name, route in options.items():
         for set_name, convs in sets.items():
             rows.append((name, set_name, figures(convs, route)))
     print(table(rows))
     for set_name, convs in sets.items():
-        f = figures(convs, baseline(readings))
+        f = figures(convs, options["baseline (latest user message)"])
         print(f"{set_name}: {f['n']} conversations, {f['turns']} user turns ({f['follows']} follow-ups, "
               f"{f['switches']} switches); oracle loads {f['oracle1']} (1 slot), {f['oracle2']} (2 slots)")
 

