@@ -239,12 +239,8 @@ class Taskprof(Session):
         rows = usage.corrections()
         catalogue = self.catalogue
         seeds = {p.name: [p.description, *p.recommended_for] for p in catalogue.values() if p.is_user}
-        report = personal.train_personal([personal.Correction(c.text, c.profile) for c in rows],
-                                         known_profiles=set(catalogue), seeds=seeds, progress=progress)
-        from recommender.results import Trained
-
-        return Trained(report.shipped_cv, report.personal_cv, report.corrections, report.labels, report.new_labels,
-                       report.ignored, personal.MIN_CORRECTIONS_FOR_NEW_PROFILE, report.saved_to)
+        return personal.train_personal([personal.Correction(c.text, c.profile) for c in rows],
+                                       known_profiles=set(catalogue), seeds=seeds, progress=progress)
 
     # --- bench and export -------------------------------------------------------------------------
 

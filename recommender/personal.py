@@ -22,6 +22,7 @@ import numpy as np
 from recommender import files, lock, paths
 from recommender.classifier import Classifier, softmax
 from recommender.errors import TrainingError
+from recommender.results import Trained
 
 # A user's own profile becomes a label of the personal model once this many tasks were corrected to it.
 MIN_CORRECTIONS_FOR_NEW_PROFILE = 3
@@ -44,17 +45,6 @@ BASELINE_FILE = "personal-baseline.npz"
 class Correction:
     text: str
     profile: str
-
-
-@dataclass(frozen=True)
-class PersonalReport:
-    shipped_cv: float
-    personal_cv: float
-    corrections: int
-    labels: tuple[str, ...]
-    new_labels: tuple[str, ...]
-    ignored: dict[str, int]  # user profiles with too few corrections, and how many they have
-    saved_to: Path | None
 
 
 @dataclass(frozen=True)
@@ -249,7 +239,7 @@ def _widen(head: Head, n_classes: int, token_ids: np.ndarray, columns: np.ndarra
 def train_personal(corrections: list[Correction], *, known_profiles: set[str],
                    model_dir: Path | None = None, out_dir: Path | None = None,
                    seeds: dict[str, list[str]] | None = None,
-                   progress: Callable[[str], None] | None = None) -> PersonalReport:
+                   progress: Callable[[str], None] | None = None) -> Trained:
     """Fit, guard and write the personal head. Refuses a model that is worse on the shipped data.
 
     The shipped artifact's baseline gives the shipped data's cross-validated top-1 and each fold's head;
@@ -321,8 +311,8 @@ def train_personal(corrections: list[Correction], *, known_profiles: set[str],
     example_labels = np.concatenate([y, cy]).astype(np.int16)
     texts = list(shipped.example_texts) + [c.text for c in usable]
     _write(out_dir, labels, coef, bias, token_coef, examples, example_labels, texts, shipped, base_cv, personal_cv, len(usable))
-    return PersonalReport(base_cv, personal_cv, len(corrections) - sum(ignored.values()), tuple(labels), tuple(labels[len(shipped.labels):]),
-                          ignored, out_dir)
+    return Trained(base_cv, personal_cv, len(corrections) - sum(ignored.values()), tuple(labels),
+                   tuple(labels[len(shipped.labels):]), ignored, MIN_CORRECTIONS_FOR_NEW_PROFILE, out_dir)
 
 
 def _write(out_dir: Path, labels, coef, bias, token_coef, examples, example_labels, texts, shipped: Classifier,
