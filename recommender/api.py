@@ -26,23 +26,23 @@ from recommender.types import Decision, InstallTier, Progress, Route, Tier, Tier
 
 if TYPE_CHECKING:
     from recommender.conversations import Answer
-    from recommender.results import (
-        AnswerModel,
-        BenchReport,
-        BenchTarget,
-        ConversationInfo,
-        Corrected,
-        History,
-        InstalledState,
-        InstallOutcome,
-        InstallPlan,
-        Removal,
-        RemovalPlan,
-        Status,
-        Trained,
-        UpdateOutcome,
-        UsageStats,
-    )
+
+    # The result types, named here for front ends' annotations (`from recommender.api import Status`).
+    from recommender.results import AnswerModel as AnswerModel
+    from recommender.results import BenchReport as BenchReport
+    from recommender.results import BenchTarget as BenchTarget
+    from recommender.results import ConversationInfo as ConversationInfo
+    from recommender.results import Corrected as Corrected
+    from recommender.results import History as History
+    from recommender.results import InstalledState as InstalledState
+    from recommender.results import InstallOutcome as InstallOutcome
+    from recommender.results import InstallPlan as InstallPlan
+    from recommender.results import Removal as Removal
+    from recommender.results import RemovalPlan as RemovalPlan
+    from recommender.results import Status as Status
+    from recommender.results import Trained as Trained
+    from recommender.results import UpdateOutcome as UpdateOutcome
+    from recommender.results import UsageStats as UsageStats
 
 # installs, updates, bench and conversations are imported inside the methods that use them
 # ("# lazy" below): with the 25 result dataclasses they build they cost ~30 ms at import, which a
@@ -345,14 +345,3 @@ def write_text(path: Any, text: str) -> None:
     except OSError as exc:
         raise TaskprofError(f"cannot write {path}: {exc.strerror or exc}") from None
 
-
-def serve(listen: str, *, host: str | None = None, api_key: str | None = None, log: bool = True,
-          key_env: str = "TASKPROF_SERVE_KEY", on_event: Callable[[str], None] = print,
-          origins: tuple[str, ...] = ()) -> None:
-    """Run `taskprof serve` until Ctrl-C: check the address and key, load, bind, say where, serve.
-    `origins`: web origins allowed besides loopback pages (and the serve_origins setting, OLLAMA_ORIGINS)."""
-    from recommender import (
-        serve as serve_mod,  # starlette, uvicorn and httpx load here, never for other commands
-    )
-
-    serve_mod.main(listen, host=host, api_key=api_key, log=log, key_env=key_env, on_event=on_event, origins=origins)

@@ -14,8 +14,9 @@ from recommender import hardware, history, ollama_client, usage
 from recommender.errors import InputError
 from recommender.ollama_client import Server
 from recommender.profiles import check_name, params_from_ref
+from recommender.results import BenchReport, BenchRun, BenchTarget
 from recommender.session import Session
-from recommender.types import BenchReport, BenchRun, BenchTarget, Tier, TierSelection
+from recommender.types import Tier, TierSelection
 
 NS = 1e9
 

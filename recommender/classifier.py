@@ -308,14 +308,6 @@ def break_tie(prediction: Prediction, history: dict[str, int] | None) -> str | N
     return None
 
 
-def clean_text(text: str) -> str:
-    """Collapse whitespace; empty text is a usage error."""
-    cleaned = " ".join(text.split())
-    if not cleaned:
-        raise InputError("the task description is empty: say what you want to do, e.g. taskprof suggest \"review this contract\"")
-    return cleaned
-
-
 def _read_json(path: Path, expect: type | None = None) -> Any:
     from recommender import files  # the one guarded read: size cap, regular file, depth-limited JSON
 

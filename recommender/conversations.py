@@ -23,8 +23,9 @@ from typing import Any
 from recommender import files, history, installs, paths, routing
 from recommender.conversation import conversation_key, read_turns
 from recommender.errors import InputError
+from recommender.results import AnswerModel, ConversationInfo
 from recommender.session import Session
-from recommender.types import AnswerModel, ConversationInfo, Route, Tier
+from recommender.types import Route, Tier
 
 ID = re.compile(r"[0-9a-f]{12}")
 MAX_FILE_BYTES = 16 * 2**20  # a conversation file past this is not read (it was not written by taskprof)

@@ -15,29 +15,31 @@ from recommender import hardware, history, lock, ollama_client
 from recommender import state as state_mod
 from recommender.errors import InstallRefused, OllamaError, OllamaUnavailable, TaskprofError
 from recommender.profiles import Model
-from recommender.session import Session
-from recommender.types import (
-    TIERS,
+from recommender.results import (
     AnswerModel,
-    Decision,
     InstalledState,
     InstallOutcome,
     InstallPlan,
-    InstallTier,
     MachineStatus,
-    NoProgress,
     PlannedModel,
-    ProfileState,
     ProfileStatus,
-    Progress,
     RemovalPlan,
     ServerInfo,
     ServerStatus,
     Status,
-    Tier,
-    TierSelection,
     TierState,
     TierStatus,
+)
+from recommender.session import Session
+from recommender.types import (
+    TIERS,
+    Decision,
+    InstallTier,
+    NoProgress,
+    ProfileState,
+    Progress,
+    Tier,
+    TierSelection,
 )
 
 
@@ -96,13 +98,6 @@ def plan_install(session: Session, names: Iterable[str], tier: InstallTier = "fi
     return InstallPlan(tuple(p.name for p in profiles), tier, chosen, tuple(left_out), tuple(servers), models)
 
 
-def forget(session: Session) -> None:
-    """Drop what the session read of the install state and the servers' model lists: a change made
-    under the state lock plans from what is true now, not from what another process has since changed."""
-    session.__dict__.pop("state", None)
-    session._listings.clear()
-
-
 def install(session: Session, plan: InstallPlan, progress: Progress | None = None) -> InstallOutcome:
     """Pull what the plan lacks; keep the install state and log the maintenance. Ctrl-C propagates,
     after the state of what finished is saved.
@@ -111,7 +106,7 @@ def install(session: Session, plan: InstallPlan, progress: Progress | None = Non
     saw and agreed to: same profiles, same tier choice), so two installs and a removal run at once
     never pull or delete on the strength of a stale model list."""
     with lock.state_lock("taskprof install " + " ".join(plan.profiles)):
-        forget(session)
+        session.forget()
         return _install(session, plan_install(session, plan.profiles, plan.tier), progress)
 
 
@@ -242,7 +237,7 @@ def remove(session: Session, plan: RemovalPlan) -> list[str]:
     """Delete what the plan made again under the state lock from fresh state says goes (a model another
     profile has come to need since the plan was shown stays). A run that changed nothing is not logged."""
     with lock.state_lock(f"taskprof remove {plan.profile}"):
-        forget(session)
+        session.forget()
         plan = plan_removal(session, plan.profile, "all" if len(plan.tiers) == len(TIERS) else plan.tiers[0])
         was_installed = bool(installed_tiers(session).get(plan.profile, set()) & set(plan.tiers))
         deleted: list[str] = []

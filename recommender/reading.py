@@ -42,7 +42,6 @@ KEEP_HEAD = EDGE_CHARS + KIND_SAMPLE_CHARS + 4_000
 KEEP_TAIL = EDGE_CHARS + 1_000
 ENGLISH = "en"
 UNDETERMINED = "und"
-PAYLOAD_KINDS = ("code", "legal", "table", "email", "transcript", "prose")
 
 
 class Reading(NamedTuple):

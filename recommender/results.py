@@ -1,8 +1,9 @@
 """The results of the workflows `suggest` never runs: installs, removals, updates, status, usage,
 corrections, bench and conversations. Each is a small dataclass with `to_json()`.
 
-Import them from `recommender.types`, which loads this module on first use: a dataclass costs about
-a millisecond to create, and these 25 would add ~25 ms to every cold `taskprof suggest`.
+The modules that build them import this one; `recommender.api` names them for type annotations.
+Nothing on the path of a cold `taskprof suggest` imports it: a dataclass costs about a millisecond
+to create, and these 25 would add ~25 ms to every run.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def decide_many(session: Session, texts: list[str]) -> list[Decision]:
     from recommender.encoder import MAX_TOKENS
 
     model = session.classifier
-    predictions = [_known_only(session, p) for p in model.predict(texts)]
+    predictions = [known_only(session, p) for p in model.predict(texts)]
     counts: dict[str, int] | None = None
     tiers: dict[str, hardware.TierChoice] = {}
     out = []
@@ -56,7 +56,7 @@ def decide_many(session: Session, texts: list[str]) -> list[Decision]:
     return out
 
 
-def _known_only(session: Session, p: Prediction) -> Prediction:
+def known_only(session: Session, p: Prediction) -> Prediction:
     """A personal model may rank first a profile of the user's own whose file is now missing or
     skipped as broken: the best profile the catalogue has takes its place, with a warning."""
     names = session.catalogue

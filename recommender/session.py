@@ -203,6 +203,12 @@ class Session:
             self._listings[host] = self.server(host).installed()
         return self._listings[host]
 
+    def forget(self) -> None:
+        """Drop what this session read of the install state and the servers' model lists: a change
+        made under the state lock plans from what is true now, not from what another process changed."""
+        self.__dict__.pop("state", None)
+        self._listings.clear()
+
     def set_listing(self, host: str, models: dict[str, ollama_client.InstalledModel]) -> None:
         """Take a server's model list fetched elsewhere (serve reads /api/tags itself, asynchronously)."""
         self._listings[host] = models

@@ -1,129 +1,15 @@
-"""The words every front end shares: Literal tiers and the results the API returns.
+"""The words every front end shares: Literal tiers, and the results of deciding (`Decision`, `Route`).
 
 Results are small frozen dataclasses with `to_json()`, so the CLI's `--json`, a user's script and
 the tests read the same fields. Nothing here imports the rest of the core: the CLI may import this
-module without loading numpy, SQLite or the Ollama client.
+module without loading numpy, SQLite or the Ollama client. The results of the workflows `suggest`
+never runs (installs, status, usage, bench...) are in recommender.results, loaded when one is built.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    from recommender.api import Taskprof
-    from recommender.results import (
-        AnswerModel as AnswerModel,
-    )
-    from recommender.results import (
-        BenchReport as BenchReport,
-    )
-    from recommender.results import (
-        BenchRun as BenchRun,
-    )
-    from recommender.results import (
-        BenchTarget as BenchTarget,
-    )
-    from recommender.results import (
-        ConversationInfo as ConversationInfo,
-    )
-    from recommender.results import (
-        Corrected as Corrected,
-    )
-    from recommender.results import (
-        History as History,
-    )
-    from recommender.results import (
-        InstalledState as InstalledState,
-    )
-    from recommender.results import (
-        InstallOutcome as InstallOutcome,
-    )
-    from recommender.results import (
-        InstallPlan as InstallPlan,
-    )
-    from recommender.results import (
-        MachineStatus as MachineStatus,
-    )
-    from recommender.results import (
-        ModelUpdate as ModelUpdate,
-    )
-    from recommender.results import (
-        PlannedModel as PlannedModel,
-    )
-    from recommender.results import (
-        ProfileStatus as ProfileStatus,
-    )
-    from recommender.results import (
-        ProfileUse as ProfileUse,
-    )
-    from recommender.results import (
-        Removal as Removal,
-    )
-    from recommender.results import (
-        RemovalPlan as RemovalPlan,
-    )
-    from recommender.results import (
-        ServerInfo as ServerInfo,
-    )
-    from recommender.results import (
-        ServerStatus as ServerStatus,
-    )
-    from recommender.results import (
-        Status as Status,
-    )
-    from recommender.results import (
-        TierState as TierState,
-    )
-    from recommender.results import (
-        TierStatus as TierStatus,
-    )
-    from recommender.results import (
-        Trained as Trained,
-    )
-    from recommender.results import (
-        UpdateOutcome as UpdateOutcome,
-    )
-    from recommender.results import (
-        UsageStats as UsageStats,
-    )
-
-# Defined in recommender.results and loaded from there on first use (PEP 562): see its docstring.
-_RESULTS = frozenset({
-    "PlannedModel",
-    "ServerInfo",
-    "InstallPlan",
-    "InstallOutcome",
-    "RemovalPlan",
-    "Removal",
-    "ModelUpdate",
-    "UpdateOutcome",
-    "TierState",
-    "InstalledState",
-    "TierStatus",
-    "ProfileStatus",
-    "ServerStatus",
-    "MachineStatus",
-    "Status",
-    "ProfileUse",
-    "UsageStats",
-    "History",
-    "Corrected",
-    "Trained",
-    "BenchTarget",
-    "BenchRun",
-    "BenchReport",
-    "ConversationInfo",
-    "AnswerModel",
-})
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _RESULTS:
-        raise AttributeError(f"module 'recommender.types' has no attribute {name!r}")
-    from recommender import results
-
-    return getattr(results, name)
+from typing import Any, Literal, Protocol
 
 Tier = Literal["fast", "quality"]
 InstallTier = Literal["fit", "fast", "quality", "all"]  # fit: the tiers the machine can run
@@ -141,6 +27,16 @@ JSON = dict[str, Any]
 
 def _r(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
+
+
+class UsageLogger(Protocol):
+    """What `Decision.log` and `Route.log` write through: a `recommender.Taskprof`."""
+
+    def log_decision(self, decision: Decision, command: str, *, model: str | None = None,
+                     tier: Tier | None = None) -> int | None: ...
+
+    def log_route(self, route: Route, command: str, *, model: str | None = None, tier: Tier | None = None,
+                  conversation: str | None = None) -> int | None: ...
 
 
 # --- deciding ----------------------------------------------------------------------------------
@@ -215,7 +111,7 @@ class Decision:
     def with_id(self, event_id: int | None) -> Decision:
         return replace(self, id=event_id)
 
-    def log(self, tp: Taskprof, command: str = "suggest", *, model: str | None = None,
+    def log(self, tp: UsageLogger, command: str = "suggest", *, model: str | None = None,
             tier: Tier | None = None) -> Decision:
         """Record this decision in the usage log (unless logging is off) and return it with its id,
         as llm's `response.log_to_db()`: deciding and logging stay apart, so a dry look logs nothing."""
@@ -260,7 +156,7 @@ class Route:
     text: str  # the latest user turn: what is logged
     id: int | None = None
 
-    def log(self, tp: Taskprof, command: str = "ask", *, model: str | None = None, tier: Tier | None = None,
+    def log(self, tp: UsageLogger, command: str = "ask", *, model: str | None = None, tier: Tier | None = None,
             conversation: str | None = None) -> Route:
         """Record this turn as a use; with `conversation` (conversation.conversation_key of the messages)
         the usage log keeps one use per (conversation, profile), however many turns it has."""

@@ -13,8 +13,9 @@ from recommender import history, installs, lock
 from recommender import state as state_mod
 from recommender.errors import OllamaError, OllamaUnavailable
 from recommender.profiles import Model
+from recommender.results import ModelUpdate, UpdateOutcome
 from recommender.session import Session
-from recommender.types import TIERS, ModelUpdate, NoProgress, Progress, UpdateOutcome
+from recommender.types import TIERS, NoProgress, Progress
 
 REMINDER_EVERY = timedelta(days=1)
 
@@ -46,7 +47,7 @@ def update(session: Session, names: Iterable[str] = (), progress: Progress | Non
     the state lock, its targets read afresh there."""
     names = list(dict.fromkeys(names))
     with lock.state_lock("taskprof update " + " ".join(names)):
-        installs.forget(session)
+        session.forget()
         return _update(session, names, progress)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from recommender import classifier, paths
-from recommender.errors import ArtifactError, InputError
+from recommender.errors import ArtifactError
 from training import dataset
 
 # One line each side of the issue's hard pairs; none of them is a training example.
@@ -99,11 +99,6 @@ def test_token_bags_are_weighted_like_scikit_learns_tfidf(clf):
     np.testing.assert_allclose(idf, tfidf.idf_, rtol=1e-6)
     np.testing.assert_allclose(dense(bags.reweighted(idf)), tfidf.transform(counts).toarray(), atol=1e-6)
     assert clf.token_idf is not None and clf.token_idf.shape == (vocabulary,)
-
-
-def test_empty_text_is_an_input_error():
-    with pytest.raises(InputError, match="empty"):
-        classifier.clean_text("   \n\t ")
 
 
 def test_batch_predictions_equal_single_ones(clf):
@@ -210,16 +205,14 @@ def test_pasted_code_with_its_question_is_programming(clf):
     assert (p.profile, p.payload_kind) == ("programming", "code")
 
 
-def test_a_100_kb_paste_is_quick(clf):
-    import time
-
-    text = "Summarise the obligations in the licence below.\n\n" + LICENCE * 4
-    assert len(text) > 100_000
-    clf.predict(["warm up"])
-    started = time.perf_counter()
-    p = clf.predict([text])[0]
-    assert time.perf_counter() - started < 0.5
-    assert p.profile == "document-intelligence"
+def test_a_long_paste_is_read_at_its_ends_whatever_its_length(clf):
+    """A 100 KB paste and a 1 MB one with the same ends read the same: the middle is never encoded
+    (what keeps a paste's cost flat; its time is measured in benchmarks/bench_suggest.py)."""
+    ask = "Summarise the obligations in the licence below.\n\n"
+    short, long = clf.predict([ask + LICENCE * 4, ask + LICENCE * 40])
+    assert len(ask + LICENCE * 4) > 100_000
+    assert short.profile == long.profile == "document-intelligence"
+    assert short.confidence == pytest.approx(long.confidence) and short.focus == long.focus
 
 
 @pytest.mark.parametrize(("text", "expected"), [

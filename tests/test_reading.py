@@ -106,13 +106,11 @@ def test_an_unread_language_is_not_supported_and_german_is_glossed():
 
 
 def test_a_huge_paste_is_read_at_its_ends_only():
-    import time
-
     text = "Which clauses limit our liability?\n\n" + LICENCE * 4
     assert len(text) > 100_000
-    started = time.perf_counter()
     r = reading.read(text)
-    assert time.perf_counter() - started < 0.2
+    # Ten times the middle changes nothing: only the ends are read.
+    assert reading.read("Which clauses limit our liability?\n\n" + LICENCE * 40) == r
     assert r.focus == "Which clauses limit our liability?"
     assert r.payload_kind == "legal"
 

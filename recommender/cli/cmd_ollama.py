@@ -29,8 +29,7 @@ from recommender.cli.render import echo_json, style, table
 from recommender.types import InstallTier, Tier, TierSelection
 
 if TYPE_CHECKING:
-    from recommender.api import Taskprof
-    from recommender.types import Status
+    from recommender.api import Status, Taskprof
 
 TIER_NAMES: tuple[Tier, ...] = ("fast", "quality")
 

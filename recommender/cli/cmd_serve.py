@@ -35,7 +35,9 @@ def serve_cmd(listen: str, host: str | None, api_key: str | None, origins: str |
       OLLAMA_HOST=127.0.0.1:11435 ollama run taskprof/auto
       TASKPROF_SERVE_KEY=s3cret taskprof serve --listen 0.0.0.0:11435
     """
-    from recommender.api import serve
+    # The serve front end stands beside the CLI on the API; starlette, uvicorn and httpx load here,
+    # never for other commands.
+    from recommender.serve import main as serve
 
     serve(listen, host=host, api_key=api_key, log=not no_log, key_env=KEY_ENV, on_event=note,
           origins=tuple((origins or "").split(",")))

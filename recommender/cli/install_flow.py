@@ -16,8 +16,8 @@ from recommender.cli.render import gb, style, table
 from recommender.errors import InstallRefused
 
 if TYPE_CHECKING:
-    from recommender.api import Taskprof
-    from recommender.types import InstallOutcome, InstallPlan, InstallTier
+    from recommender.api import InstallOutcome, InstallPlan, Taskprof
+    from recommender.types import InstallTier
 
 
 def render_plan(plan: InstallPlan) -> None:

@@ -9,7 +9,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import anyio
@@ -44,32 +43,13 @@ class ServeSession(Taskprof):
     """A long-lived Taskprof whose model lists the server fetches itself (async, with a TTL) and hands
     to the core's listing cache, so `installed_model` and friends see them."""
 
-    @cached_property
-    def classifier(self) -> Any:
-        return _RoutingClassifier(Taskprof.classifier.func(self))  # type: ignore[attr-defined]
-
     def store_tags(self, host: str, models: list[dict[str, Any]]) -> None:
         parsed = {}
         for m in models:
             ref = ollama_client.normal_ref(str(m.get("model") or m.get("name") or ""))
             parsed[ref] = ollama_client.InstalledModel(ref, int(m.get("size") or 0), str(m.get("digest") or ""),
                                                        str(m.get("modified_at") or ""))
-        self._listings[host] = parsed
-
-
-class _RoutingClassifier:
-    """The session's classifier without the nearest training examples, which `suggest` shows as reasons
-    and a routed chat never does: they cost ~24 ms a text, the rest of the prediction ~0.1 ms. The
-    profile, confidence and abstention are the same."""
-
-    def __init__(self, inner: Any):
-        self._inner = inner
-
-    def predict(self, texts: list[str], *, similar: int = 0) -> Any:
-        return self._inner.predict(texts, similar=0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        self.set_listing(host, parsed)
 
 
 class CachedPredict:
@@ -133,7 +113,9 @@ class Router:
 
     def _predict(self, texts: list[str]) -> list[Prediction]:
         # As suggest does: a personal model's pick whose profile file is gone gives way to one that exists.
-        return [routing._known_only(self.session, p) for p in self.session.classifier.predict(texts)]
+        # The nearest training examples, which suggest shows as reasons, cost ~24 ms a text and a routed
+        # chat never shows them: similar=0 (the profile, confidence and abstention are the same).
+        return [routing.known_only(self.session, p) for p in self.session.classifier.predict(texts, similar=0)]
 
     def listings_changed(self) -> None:
         self._answering = None

@@ -1,5 +1,5 @@
 """`taskprof serve` from start to Ctrl-C: the address and key checked, the classifier loaded, the
-socket bound, where to connect said, then uvicorn (recommender.api.serve calls this)."""
+socket bound, where to connect said, then uvicorn (`taskprof serve` calls this)."""
 
 from __future__ import annotations
 
