@@ -53,6 +53,7 @@ C_GRID = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 TOKEN_WEIGHTS = (0.5, 1.0, 2.0, 4.0)
 # The character n-gram head: its C, and the weight of its logits beside the word-level head's.
 CHAR_C_GRID = (64.0,)
+CV_TIE = 0.0005  # ~2 texts of 4,548: below what floating point on another CPU moves a CV score
 CHAR_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5)
 CHAR_FILE = "head-char.safetensors"
 USE_REAL_PROMPTS = False
@@ -126,7 +127,7 @@ def cross_validate(encoded, y: np.ndarray, vocabulary: int, token_weights: tuple
 
     folds = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(encoded.vectors, y))
     scores = {}
-    best = None
+    tried = []
     for weight in token_weights:
         x = features(encoded, vocabulary, weight, idf)
         for c in C_GRID:
@@ -135,9 +136,12 @@ def cross_validate(encoded, y: np.ndarray, vocabulary: int, token_weights: tuple
                 oof[test_idx] = fit_head(x[train_idx], y[train_idx], c).predict_proba(x[test_idx])
             acc = float((oof.argmax(1) == y).mean())
             scores[f"C={c},token_weight={weight}"] = round(acc, 4)
-            if best is None or acc > best[2] + 1e-9:
-                best = (c, weight, acc, oof)
-    c, weight, acc, oof = best
+            tried.append((c, weight, acc, oof))
+    # Within CV_TIE of the best, the strongest regularisation (smallest C), then the best score: the
+    # full head's C=16 and C=32 were 1-3 texts apart and swapped between two CPUs with the same
+    # libraries, which moved its threshold 0.64 -> 0.73 and 2.5% of its public-benchmark answers.
+    top = max(acc for _, _, acc, _ in tried)
+    c, weight, acc, oof = min((t for t in tried if t[2] >= top - CV_TIE), key=lambda t: (t[0], -t[2]))
     return {"C": c, "token_weight": weight, "accuracy": acc, "grid": scores, "oof": oof}
 
 
@@ -275,11 +279,13 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
             "token_weight": cv["token_weight"],
             "threshold": cal["threshold"],
             "cv": {"folds": FOLDS, "seed": SEED, "top1": round(char["accuracy"] if char else cv["accuracy"], 4),
-                   "hand_written_top1": round(float(((char or cv)["oof"][:hand].argmax(1) == y[:hand]).mean()), 4),
-                   "real_top1": round(float(((char or cv)["oof"][hand:].argmax(1) == y[hand:]).mean()), 4) if len(texts) > hand else None,
                    "word_top1": round(cv["accuracy"], 4), "grid": cv["grid"],
                    "general_abstention": cal["general_abstention"], "task_answered": cal["task_answered"]},
         }
+        if len(texts) > hand:  # real prompts trained it too: how each part of the data fares
+            oof = (char or cv)["oof"]
+            heads[name]["cv"]["hand_written_top1"] = round(float((oof[:hand].argmax(1) == y[:hand]).mean()), 4)
+            heads[name]["cv"]["real_top1"] = round(float((oof[hand:].argmax(1) == y[hand:]).mean()), 4)
         if char:
             char_head = fit_char_head(char["x"], y, char["C"])
             char_arrays = {"coef": np.ascontiguousarray(char_head.coef_.T.astype(np.float16)),
@@ -299,8 +305,7 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
         "format": ARTIFACT_FORMAT,
         "labels": list(dataset.LABELS),
         "examples_file": "examples.json",
-        "training_data": {"sha256": data.sha256, "counts": data.counts(), "total": len(data.texts),
-                          "real_prompts": {"snapshot_sha256": real.sha256, "counts": real.counts(), "total": len(real.texts)}},
+        "training_data": {"sha256": data.sha256, "counts": data.counts(), "total": len(data.texts)},
         "encoders": {
             "static": {
                 "kind": "model2vec static embeddings distilled from the teacher",
@@ -334,6 +339,9 @@ def train(out_dir: Path, *, skip_distil: bool = False) -> dict:
     # What `taskprof train --personal` compares with and starts from, by its own numpy procedure.
     log("fitting the personal trainer's baseline (5 folds, numpy) ...")
     heads["static"]["personal_baseline"] = personal.write_baseline(out_dir)
+    if real.texts:  # recorded only when real prompts trained the heads: the shipped manifest has none
+        manifest["training_data"]["real_prompts"] = {"snapshot_sha256": real.sha256, "counts": real.counts(),
+                                                     "total": len(real.texts)}
     # The conversation router's continuation head reads this classifier's outputs: fitted after it.
     from training import router as router_training
 
