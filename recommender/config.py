@@ -45,6 +45,8 @@ SETTINGS: dict[str, Setting] = {
                                                 "(unset: a remote host's fit is not checked)"),
     "quality_host_memory": Setting(None, "memory", "memory of quality_host's machine for the fit check, e.g. 128GB "
                                                    "(unset: a remote host's fit is not checked)"),
+    "serve_origins": Setting(None, "origins", "web pages `taskprof serve` answers besides loopback ones, comma-separated, "
+                                              "e.g. https://chat.example.org,https://*.mycorp.test ('*': every site)"),
 }
 
 
@@ -145,6 +147,31 @@ def _check_memory(value: Any) -> int | None:
     return value
 
 
+# An origin as a browser sends it (scheme://host[:port]); `*` in the host stands for any part of it.
+_ORIGIN_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[a-z0-9*._\-\[\]:]+$")
+MAX_ORIGINS_CHARS = 4096
+
+
+def _parse_origins(text: str) -> str | None:
+    if text.strip().lower() in ("off", "none"):
+        return None
+    items = [item.strip().lower().rstrip("/") for item in text.split(",") if item.strip()]
+    if not items or len(text) > MAX_ORIGINS_CHARS:
+        raise ValueError
+    for item in items:
+        if item != "*" and not _ORIGIN_RE.match(item):
+            raise ValueError(f"'{item[:60]}' is not an origin: write scheme://host[:port], e.g. https://chat.example.org")
+    return ",".join(dict.fromkeys(items))
+
+
+def _check_origins(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or _parse_origins(value) != value:
+        raise ValueError
+    return value
+
+
 def _exactly(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if not test(value):
@@ -187,6 +214,8 @@ KINDS: dict[str, Kind] = {
     "host": Kind("an Ollama address such as http://gpu-box:11434 or gpu-box:11434", _parse_host, _check_host,
                  lambda v: "--host or OLLAMA_HOST" if v is None else v),
     "memory": Kind("a memory size such as 128GB, 48GiB or 16000MB", _parse_memory, _check_memory, _show_memory),
+    "origins": Kind("comma-separated origins such as https://chat.example.org, '*' or off", _parse_origins,
+                    _check_origins, lambda v: "not set" if v is None else v),
 }
 
 
@@ -213,6 +242,7 @@ class Settings(Mapping[str, Any]):
     quality_host: str | None = None
     fast_host_memory: int | None = None  # bytes
     quality_host_memory: int | None = None
+    serve_origins: str | None = None  # comma-separated
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __getitem__(self, name: str) -> Any:

@@ -14,6 +14,7 @@ import pytest
 
 from recommender import config, paths, usage
 from recommender.errors import InputError, TaskprofError
+from tests.conftest import assert_one_line_error
 
 GB = 1_000_000_000
 
@@ -263,3 +264,14 @@ def test_a_broken_file_never_ends_in_a_traceback(tmp_path):
     assert "Traceback" not in refused.stderr and "config.json" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert (home / "config.json").read_text() == "{broken"
+
+
+def test_serve_origins_are_checked_and_normalised(run_script):
+    ok = run_script("config", "set", "serve_origins", " HTTPS://Chat.Example.org/, https://*.mycorp.test ")
+    assert ok.returncode == 0, ok.stderr
+    assert config.load().serve_origins == "https://chat.example.org,https://*.mycorp.test"
+    bad = run_script("config", "set", "serve_origins", "chat.example.org")
+    assert_one_line_error(bad, 2, "is not an origin")
+    assert config.load().serve_origins == "https://chat.example.org,https://*.mycorp.test"  # nothing lost
+    assert run_script("config", "set", "serve_origins", "off").returncode == 0
+    assert config.load().serve_origins is None

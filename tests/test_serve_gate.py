@@ -84,11 +84,12 @@ def test_a_request_without_origin_works_as_from_curl(served):
     assert '"model":"coder-fast:7b"' in out.stdout.replace(" ", "")
 
 
-def test_origins_can_be_allowed_by_setting_flag_or_ollama_origins(fake, run, monkeypatch):
+def test_origins_can_be_allowed_by_setting_flag_or_ollama_origins(fake, run, run_script, monkeypatch):
     monkeypatch.setenv("OLLAMA_ORIGINS", "https://chat.example.org")
+    result = run_script("config", "set", "serve_origins", "https://*.mycorp.test")
+    assert result.returncode == 0, result.stderr
     session = serve.ServeSession(host=fake.host, memory="128GB")
-    session.settings  # noqa: B018  read before the setting below is considered
-    session.__dict__["settings"] = {**session.settings, "serve_origins": "https://*.mycorp.test"}
+    assert session.settings.serve_origins == "https://*.mycorp.test"
     url, _, stop = start(session, origins=("http://intranet:8080",))
     try:
         for origin, status in (("https://chat.example.org", 200), ("https://ui.mycorp.test", 200),
