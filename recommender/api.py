@@ -318,7 +318,7 @@ def clear_usage() -> int:
     return usage.clear()
 
 
-def top_profiles(limit: int = 3, days: int | None = None, min_uses: int = 1) -> list[usage.ProfileUse]:
+def top_profiles(limit: int = 3, days: int | None = None, min_uses: int = 1) -> list[usage.ProfileTally]:
     """The most used profiles, each used at least `min_uses` times (`usage auto-install`)."""
     return [u for u in history.top_profiles(limit=limit, days=days) if u.uses >= min_uses]
 

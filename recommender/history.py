@@ -64,11 +64,11 @@ def counts(session: Session) -> dict[str, int]:
     return {name: n for name, n in found.items() if name not in session.state.removed}
 
 
-def top_profiles(limit: int = 5, days: int | None = None) -> list[usage.ProfileUse]:
+def top_profiles(limit: int = 5, days: int | None = None) -> list[usage.ProfileTally]:
     return usage.top_profiles(limit=limit, days=days)
 
 
-def uses(rows: list[usage.ProfileUse] | tuple[usage.ProfileUse, ...], installed: dict[str, str | None]) -> tuple[ProfileUse, ...]:
+def uses(rows: list[usage.ProfileTally] | tuple[usage.ProfileTally, ...], installed: dict[str, str | None]) -> tuple[ProfileUse, ...]:
     from recommender.results import ProfileUse  # not for suggest: see recommender.results
 
     return tuple(ProfileUse(u.profile, u.uses, u.share, u.last_used, u.top_tier, installed.get(u.profile))

@@ -152,7 +152,7 @@ class StoredEvent(Event):
 
 
 @dataclass(frozen=True)
-class ProfileUse:
+class ProfileTally:
     """How often one profile was used, its share of all uses, when last, and its most used tier."""
 
     profile: str
@@ -168,7 +168,7 @@ class Stats:
 
     total: int
     days: int | None
-    profiles: tuple[ProfileUse, ...]
+    profiles: tuple[ProfileTally, ...]
     commands: dict[str, int]
     conversations: int = 0  # routed conversations (each counted once, whatever its turns)
     switches: int = 0  # turns that switched a conversation to a profile it had not used yet
@@ -592,7 +592,7 @@ def stats(days: int | None = None) -> tuple[Stats, str | None]:
             return max(tiers)[1] if tiers else None
 
         uses = sorted(
-            (ProfileUse(p, n, n / total, last, top_tier(p)) for p, (n, last) in per_profile.items()),
+            (ProfileTally(p, n, n / total, last, top_tier(p)) for p, (n, last) in per_profile.items()),
             key=lambda u: (-u.uses, u.profile),
         )
         conversations, switches = log.conn.execute(
@@ -604,7 +604,7 @@ def stats(days: int | None = None) -> tuple[Stats, str | None]:
     return _with_log(query, create=False, empty=Stats(0, days, (), {}))
 
 
-def top_profiles(limit: int = 5, days: int | None = None) -> list[ProfileUse]:
+def top_profiles(limit: int = 5, days: int | None = None) -> list[ProfileTally]:
     result, warning = stats(days)
     _pending(warning)
     return list(result.profiles[:limit])

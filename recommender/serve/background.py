@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from recommender import history, usage
+from recommender import history
 from recommender.api import Taskprof
 from recommender.errors import TaskprofError
 from recommender.session import Session
@@ -40,14 +40,9 @@ class UseLog:
         self.queue.task_done()
 
     def _record(self, event: dict[str, Any]) -> None:
-        """One use, with its conversation key and route (history.record takes neither yet: the event
-        is written as it would write it, the text capped; usage.record hashes what must be hashed)."""
-        if not self.session.logging_on():
-            return
-        text = event.get("text")
-        if text is not None:
-            event = {**event, "text": text[:history.LOG_TEXT_CHARS]}
-        self.session.warn(usage.record(usage.Event(command="chat", **event)).warning)
+        """One use, with its conversation key and route, as every command logs one (history.record:
+        nothing when logging is off, the text capped, hashed when log_text is off)."""
+        history.record(self.session, "chat", **event)
 
     def flush(self) -> None:
         self.queue.join()
