@@ -187,36 +187,7 @@ class ResidencyHandler(base._Handler):
             self._send(200, out)
             self._after(body, name)
             return
-        pieces = self._pieces(name)
-
-        def chunk(text: str, done: bool) -> dict[str, Any]:
-            out: dict[str, Any] = {"model": name, "created_at": stamp, "done": done}
-            if chat:
-                out["message"] = {"role": "assistant", "content": text}
-            else:
-                out["response"] = text
-            if done:
-                load_ns = int(load * 1e9)
-                out.update(
-                    done_reason="stop",
-                    total_duration=load_ns + base.PROMPT_EVAL_DURATION + base.EVAL_DURATION + 50_000_000,
-                    load_duration=load_ns,
-                    prompt_eval_count=base.PROMPT_EVAL_COUNT,
-                    prompt_eval_duration=base.PROMPT_EVAL_DURATION,
-                    eval_count=base.EVAL_COUNT,
-                    eval_duration=base.EVAL_DURATION,
-                )
-            return out
-
-        if body.get("stream") is False:
-            self._send(200, chunk("".join(pieces), True))
-        else:
-            self._start_stream()
-            for i, piece in enumerate(pieces):
-                self._maybe_drop(i)
-                self._line(chunk(piece, False))
-            self._line(chunk("", True))
-            self._end_stream()
+        self._reply(name, chat, body.get("stream") is not False, load_ns=int(load * 1e9))
         self._after(body, name)
 
     def _openai_chat(self, body: dict[str, Any]) -> None:

