@@ -8,7 +8,8 @@ own code) works through.
 
 A `Taskprof` is a `Session` (what is loaded once: settings, catalogue, classifier, the server of
 each tier, `machine(tier)`, the warnings channel) plus the workflows, each a one-line call into
-the module that holds it. Results are dataclasses from `recommender.types` with `to_json()`;
+the module that holds it. Results are dataclasses with `to_json()` (`Decision` and `Route` from
+`recommender.types`, the workflows' from `recommender.results`, named here for annotations);
 failures are `recommender.errors.TaskprofError`; warnings collect in `tp.warnings`
 (`tp.drain_warnings()` takes them).
 """

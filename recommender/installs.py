@@ -1,4 +1,4 @@
-"""Plan and run installs, removals and updates, and say what is installed where.
+"""Plan and run installs and removals, and say what is installed where (updates: updates.py).
 
 Each workflow is a plan (what would change, read from the servers; nothing changes) and a run
 (pull or delete with progress, then state.json and the usage log). The state file starts from

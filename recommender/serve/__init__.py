@@ -23,10 +23,10 @@ Ollama's, not a copy of it.
     background.py the usage log writer and background installs
     app.py       the handlers and create_app
     net.py       uvicorn with request deadlines, a connection cap and the file limit raised
-    start.py     the command: checks, banner, run (recommender.api.serve calls it)
+    start.py     the command: checks, banner, run (`taskprof serve`, cli/cmd_serve.py, calls it)
 
-Starlette, uvicorn and httpx are imported by this package only, and this package only by the serve
-command: `import recommender` and `taskprof suggest` never load them.
+Starlette and uvicorn are imported by this package only (httpx also by ollama_client, lazily), and
+this package only by the serve command: `import recommender` and `taskprof suggest` never load them.
 """
 
 from __future__ import annotations

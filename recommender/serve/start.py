@@ -1,5 +1,5 @@
-"""`taskprof serve` from start to Ctrl-C: the address and key checked, the classifier loaded, the
-socket bound, where to connect said, then uvicorn (`taskprof serve` calls this)."""
+"""`taskprof serve` from start to Ctrl-C: the address and key checked, the socket bound (a port in use
+is said at once), the classifier loaded (create_app warms it), where to connect said, then uvicorn."""
 
 from __future__ import annotations
 
