@@ -10,12 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recommender import paths, reading
 from recommender.errors import ArtifactError, InputError
+
+if TYPE_CHECKING:  # annotations only: the encoder and the speller are imported where first used
+    import numpy.typing as npt
+
+    from recommender.encoder import Encoded, FullEncoder, StaticEncoder
+    from recommender.spelling import Speller
 
 ARTIFACT_FORMAT = 3
 GENERAL = "general"
@@ -114,8 +120,9 @@ class Classifier:
         return np.ascontiguousarray(self.examples.T, dtype=np.float32)
 
     @cached_property
-    def encoder(self):
+    def encoder(self) -> StaticEncoder | FullEncoder:
         spec = self.manifest["encoders"][self.encoder_name]
+        enc: StaticEncoder | FullEncoder
         if self.encoder_name == "static":
             from recommender.encoder import StaticEncoder
 
@@ -146,15 +153,17 @@ class Classifier:
         return coef, np.asarray(intercept, dtype=np.float32), float(spec["weight"])
 
     @cached_property
-    def speller(self):
+    def speller(self) -> Speller | None:
         """Mends misspelt words (static encoder only: it needs the vocabulary and the training words)."""
         spec = self.manifest.get("speller")
         if not spec or self.encoder_name != "static":
             return None
+        from recommender.encoder import StaticEncoder
         from recommender.spelling import Speller
 
-        vocab = self.encoder.vocab
-        return Speller(lambda: _read_json(self.model_dir / spec["file"]), vocab.__contains__)
+        encoder = self.encoder
+        assert isinstance(encoder, StaticEncoder)  # encoder_name is "static"
+        return Speller(lambda: _read_json(self.model_dir / spec["file"]), encoder.vocab.__contains__)
 
     def predict(self, texts: list[str], *, similar: int = 3) -> list[Prediction]:
         """Classify raw texts (newlines and all): each is read first (language, instruction vs payload,
@@ -169,7 +178,7 @@ class Classifier:
         second = [i for i, r in enumerate(readings) if r.second_ask]
         if second:
             # "X and then Y": X decides, Y weighs half as much (its profile is the runner-up when X is clear).
-            asks = [readings[i].second_ask for i in second]
+            asks = [ask for i in second if (ask := readings[i].second_ask)]  # every one: `second` has an ask
             if self.speller is not None:
                 asks = [self.speller.correct(t) for t in asks]
             then = softmax(self.logits(self.encoder.encode(asks), asks))
@@ -202,18 +211,17 @@ class Classifier:
             )
         return results
 
-    def logits(self, encoded, texts: list[str] | None = None) -> np.ndarray:
+    def logits(self, encoded: Encoded, texts: list[str] | None = None) -> npt.NDArray[np.float32]:
         """The head's logits: the word-level model (mean embedding + token bag) plus, given the
         texts, the character n-gram model's logits times its weight."""
-        logits = encoded.vectors @ self.coef.T + self.intercept
+        logits: npt.NDArray[np.float32] = encoded.vectors @ self.coef.T + self.intercept
         bags = encoded.bags
         if self.token_coef is not None and bags is not None and bags.ids.size:
             if self.token_idf is not None:
                 bags = bags.reweighted(self.token_idf)
             contrib = self.token_coef[:, bags.ids].astype(np.float32) * bags.weights  # (classes, nnz)
             logits += bags.row_sums(contrib).T
-        char = self.char_head if texts is not None else None
-        if char is not None:
+        if texts is not None and (char := self.char_head) is not None:
             from recommender.encoder import char_ngram_bags
 
             coef, intercept, weight = char
@@ -251,10 +259,11 @@ class Classifier:
         return tuple(Similar(self.example_texts[j], self.labels[label_index], float(sims[j])) for j in top)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    probs: npt.NDArray[np.float32] = e / e.sum(axis=1, keepdims=True)
+    return probs
 
 
 def load(encoder: str = "static", *, model_dir: Path | None = None, personal: bool = True) -> Classifier:
@@ -339,7 +348,7 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
         raise ArtifactError(str(exc)) from None
 
 
-def _full_encoder(spec: dict[str, Any]):
+def _full_encoder(spec: dict[str, Any]) -> FullEncoder:
     """The original sentence-transformer, for `--encoder full` (needs the `train` extra)."""
     from recommender.encoder import FullEncoder
 

@@ -16,10 +16,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recommender.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 # Tokens the encoder reads; the rest of a longer text is ignored (the CLI says so).
 MAX_TOKENS = 512
@@ -117,7 +121,7 @@ class StaticEncoder:
         self.unk_id = self.vocab.get("[UNK]")
 
     @cached_property
-    def tokenizer(self):
+    def tokenizer(self) -> Tokenizer:
         """The Rust tokenizer, for batches (and for a tokenizer.json that is not plain BERT WordPiece)."""
         from tokenizers import Tokenizer
 
@@ -133,8 +137,14 @@ class StaticEncoder:
         """Each text's WordPiece ids, no special tokens added."""
         if self.wordpiece is None or len(texts) > self.PYTHON_TEXTS:
             return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
-        ids = [self.wordpiece.encode(t) for t in texts]
-        rest = [i for i, found in enumerate(ids) if found is None]
+        ids: list[list[int]] = []
+        rest: list[int] = []  # the texts WordPiece leaves to the Rust tokenizer (their [] is replaced below)
+        for i, text in enumerate(texts):
+            found = self.wordpiece.encode(text)
+            if found is None:
+                rest.append(i)
+                found = []
+            ids.append(found)
         if rest:
             for i, enc in zip(rest, self.tokenizer.encode_batch([texts[i] for i in rest], add_special_tokens=False),
                               strict=True):
@@ -214,7 +224,7 @@ class WordPiece:
         return re.compile("(" + "|".join(re.escape(t) for t in sorted(self.special, key=len, reverse=True)) + ")")
 
     @classmethod
-    def from_spec(cls, spec: dict) -> WordPiece | None:
+    def from_spec(cls, spec: dict[str, Any]) -> WordPiece | None:
         """The Python tokenizer for a tokenizer.json it reproduces exactly, else None (the Rust one is used)."""
         model, norm, pre = spec.get("model") or {}, spec.get("normalizer") or {}, spec.get("pre_tokenizer") or {}
         plain_bert = (
@@ -411,7 +421,9 @@ class FullEncoder:
         self.model = SentenceTransformer(str(path), device="cpu")
         self.model.max_seq_length = FULL_MAX_TOKENS
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        dim = get_dim()
+        assert dim is not None  # None is for a model without a fixed dimension; all-MiniLM-L6-v2 has 384
+        self.dim = int(dim)
 
     def encode(self, texts: list[str]) -> Encoded:
         lengths = [len(ids) for ids in self.model.tokenizer(texts, add_special_tokens=True)["input_ids"]]

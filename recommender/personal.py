@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +24,19 @@ from recommender import files, lock, paths
 from recommender.classifier import Classifier, softmax
 from recommender.errors import TrainingError
 from recommender.results import Trained
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+    from typing import TypedDict
+
+    import numpy.typing as npt
+
+    from recommender.encoder import Encoded
+
+    class _Idf(TypedDict, total=False):
+        """The personal head's optional array: the shipped IDF weights, when the shipped head has them."""
+
+        token_idf: np.ndarray
 
 # A user's own profile becomes a label of the personal model once this many tasks were corrected to it.
 MIN_CORRECTIONS_FOR_NEW_PROFILE = 3
@@ -68,8 +82,9 @@ class Features:
                         np.concatenate([self.cols, other.cols]), np.concatenate([self.vals, other.vals]), self.n_tokens)
 
 
-def build_features(encoded, columns: dict[int, int], token_weight: float, idf: np.ndarray | None) -> Features:
+def build_features(encoded: Encoded, columns: dict[int, int], token_weight: float, idf: np.ndarray | None) -> Features:
     """Features for encoded texts; token ids outside `columns` (never seen in training) are dropped."""
+    assert encoded.bags is not None  # the static encoder's texts, which always have their bags
     b = encoded.bags if idf is None else encoded.bags.reweighted(idf)
     rows = np.repeat(np.arange(len(encoded.vectors)), np.diff(b.indptr))
     cols = np.array([columns.get(int(t), -1) for t in b.ids], dtype=np.int64)
@@ -78,8 +93,8 @@ def build_features(encoded, columns: dict[int, int], token_weight: float, idf: n
                     (b.weights[known] * token_weight).astype(np.float32), len(columns))
 
 
-def _logits(f: Features, coef: np.ndarray, tok: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    z = f.dense @ coef.T + bias
+def _logits(f: Features, coef: np.ndarray, tok: np.ndarray, bias: np.ndarray) -> npt.NDArray[np.float32]:
+    z: npt.NDArray[np.float32] = f.dense @ coef.T + bias
     if f.rows.size:
         # Bag entries are ordered by row, so each row's share is one contiguous segment to sum.
         starts = np.flatnonzero(np.r_[True, f.rows[1:] != f.rows[:-1]])
@@ -130,17 +145,19 @@ def fit_softmax(f: Features, y: np.ndarray, w: np.ndarray, n_classes: int, c: fl
     return coef, tok, bias
 
 
-def _one_blas_thread():
+def _one_blas_thread() -> AbstractContextManager[object]:
     """The fits multiply small matrices thousands of times; BLAS threads only wait on each other there
     (on a busy 2-core machine one thread was 20 times faster)."""
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=1, user_api="blas")
+    limits: AbstractContextManager[object] = threadpool_limits(limits=1, user_api="blas")
+    return limits
 
 
-def _predict(f: Features, fitted: Head) -> np.ndarray:
+def _predict(f: Features, fitted: Head) -> npt.NDArray[np.intp]:
     coef, tok, bias = fitted
-    return np.argmax(_logits(f, coef, tok, bias), axis=1)
+    best: npt.NDArray[np.intp] = np.argmax(_logits(f, coef, tok, bias), axis=1)
+    return best
 
 
 def _folds(y: np.ndarray) -> list[np.ndarray]:
@@ -165,6 +182,7 @@ def cross_validate(f: Features, y: np.ndarray, n_classes: int, c: float,
         train_idx = np.setdiff1d(np.arange(len(y)), test_idx)
         tf, ty, tw = f.take(train_idx), y[train_idx], np.ones(len(train_idx))
         if extra is not None:
+            assert extra_y is not None  # the corrections' labels come with them
             tf = tf.stack(extra)
             ty = np.concatenate([ty, extra_y])
             tw = np.concatenate([tw, np.full(len(extra_y), CORRECTION_WEIGHT)])
@@ -189,10 +207,11 @@ def _shipped_head(shipped: Classifier) -> tuple[float, float]:
     return float(head["C"]), float(head.get("token_weight", 0.0))
 
 
-def fit_baseline(shipped: Classifier, base=None) -> Baseline:
+def fit_baseline(shipped: Classifier, base: Encoded | None = None) -> Baseline:
     """Cross-validate the shipped data alone (5 fits from zero): slow, so training/train.py ships the result."""
     c_value, token_weight = _shipped_head(shipped)
     base = base if base is not None else shipped.encoder.encode(list(shipped.example_texts))
+    assert base.bags is not None  # the static encoder's
     token_ids = np.unique(base.bags.ids)
     x = build_features(base, {int(t): i for i, t in enumerate(token_ids)}, token_weight, shipped.token_idf)
     y = np.asarray(shipped.example_labels, dtype=np.int64)
@@ -200,7 +219,7 @@ def fit_baseline(shipped: Classifier, base=None) -> Baseline:
     return Baseline(token_ids, folds, top1)
 
 
-def write_baseline(model_dir: Path) -> dict:
+def write_baseline(model_dir: Path) -> dict[str, Any]:
     """Fit the baseline of the artifact in model_dir, write BASELINE_FILE there; returns its manifest entry."""
     baseline = fit_baseline(Classifier(model_dir, "static"))
     coef, tok, bias = (np.stack(part) for part in zip(*baseline.folds, strict=True))
@@ -278,6 +297,7 @@ def train_personal(corrections: list[Correction], *, known_profiles: set[str],
     c_value, token_weight = _shipped_head(shipped)
     base = shipped.encoder.encode(list(shipped.example_texts))
     fixes = shipped.encoder.encode([c.text for c in usable])
+    assert base.bags is not None and fixes.bags is not None  # the static encoder's
     base_ids = np.unique(base.bags.ids)
     baseline = load_baseline(shipped, base_ids) or fit_baseline(shipped, base)
     token_ids = np.unique(np.concatenate([base_ids, fixes.bags.ids]))
@@ -315,13 +335,15 @@ def train_personal(corrections: list[Correction], *, known_profiles: set[str],
                    tuple(labels[len(shipped.labels):]), ignored, MIN_CORRECTIONS_FOR_NEW_PROFILE, out_dir)
 
 
-def _write(out_dir: Path, labels, coef, bias, token_coef, examples, example_labels, texts, shipped: Classifier,
+def _write(out_dir: Path, labels: list[str], coef: npt.NDArray[np.float32], bias: npt.NDArray[np.float32],
+           token_coef: npt.NDArray[np.float32], examples: npt.NDArray[np.float16],
+           example_labels: npt.NDArray[np.int16], texts: list[str], shipped: Classifier,
            base_cv: float, personal_cv: float, n_corrections: int) -> None:
     scratch = out_dir.with_name(out_dir.name + ".new")
     shutil.rmtree(scratch, ignore_errors=True)
     files.ensure_dir(scratch)
     # The shipped IDF weights stay: a handful of corrections should not re-weigh the vocabulary.
-    idf = {} if shipped.token_idf is None else {"token_idf": shipped.token_idf}
+    idf: _Idf = {} if shipped.token_idf is None else {"token_idf": shipped.token_idf}
     buffer = io.BytesIO()
     np.savez(buffer, coef=coef, intercept=bias, token_coef=token_coef, examples=examples,
              example_labels=example_labels, **idf)
