@@ -117,7 +117,11 @@ def read_json(path: Path, *, max_bytes: int = SMALL_JSON_BYTES, within: Path | N
 def parse_json(text: str, path: Path, *, expect: type | tuple[type, ...] | None = None,
                max_depth: int = MAX_DEPTH) -> Any:
     """JSON text checked for depth before parsing, with bounded numbers; DamagedFile naming `path`."""
-    depth = json_depth(text)
+    # No deeper than it has brackets: counting them (~0.1 ms on the 334 kB examples.json every suggest
+    # reads) spares the string-aware scan (~5 ms there) for almost every file.
+    depth = text.count("[") + text.count("{")
+    if depth > max_depth:
+        depth = json_depth(text)
     if depth > max_depth:
         raise DamagedFile(path, f"is nested {depth} levels deep, more than the {max_depth} taskprof reads")
     try:
