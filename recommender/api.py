@@ -224,7 +224,7 @@ class Taskprof(Session):
         from recommender.results import UsageStats
 
         return UsageStats(result.total, days, history.uses(result.profiles, installed), dict(result.commands),
-                          all(state.reachable.values()) if state else None)
+                          all(state.reachable.values()) if state else None, result.conversations, result.switches)
 
     def usage_events(self, days: int | None = None) -> Iterator[usage.StoredEvent]:
         return usage.events(days)

@@ -299,10 +299,12 @@ class UsageStats:
     profiles: tuple[ProfileUse, ...]
     commands: dict[str, int]
     ollama_reachable: bool | None  # None: not asked (nothing to show)
+    conversations: int = 0  # routed conversations (serve, ask -c), each counted once whatever its turns
+    switches: int = 0  # turns that moved a conversation to a profile it had not used yet
 
     def to_json(self) -> JSON:
         return {"total": self.total, "days": self.days, "profiles": [p.to_json() for p in self.profiles],
-                "commands": self.commands}
+                "commands": self.commands, "conversations": self.conversations, "switches": self.switches}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,16 @@ def test_stats_json_and_chart(run):
     assert "programming" in text and "#" * 30 in text
 
 
+def test_stats_count_conversations_and_switches(run):
+    for profile, route in [("programming", "new"), ("programming", "kept"), ("writing", "switched")]:
+        usage.record(usage.Event("chat", profile=profile, tier="fast", text="turn", conversation="c1", route=route))
+    usage.record(usage.Event("chat", profile="research", tier="fast", text="a turn", conversation="c2", route="new"))
+    data = json.loads(run("usage", "stats", "--json").stdout)
+    assert (data["total"], data["conversations"], data["switches"]) == (3, 2, 1)
+    assert "2 routed conversations (each one use per profile it used), 1 switch to another profile" in \
+        run("usage", "stats").output
+
+
 def test_stats_on_empty_log(run):
     result = run("usage", "stats")
     assert result.exit_code == 0 and "No usage recorded yet" in result.output

@@ -74,6 +74,10 @@ def stats_cmd(days: int | None, as_json: bool, host: str | None) -> None:
         lines.append([r["profile"], str(r["uses"]), f"{r['share'] * 100:.0f}%", bar,
                       r["last_used"][:16].replace("T", " "), r["top_tier"] or "-", r["installed"] or "?"])
     click.echo(table(["PROFILE", "USES", "SHARE", "", "LAST USED (UTC)", "TIER", "INSTALLED"], lines, right=[1, 2]))
+    if result.conversations:
+        click.echo(f"{result.conversations} routed conversation{'s' if result.conversations != 1 else ''} "
+                   f"(each one use per profile it used), {result.switches} "
+                   f"switch{'es' if result.switches != 1 else ''} to another profile")
     if result.ollama_reachable is False:
         click.echo(style("INSTALLED ?: Ollama was not reachable.", dim=True), err=True)
     show_warnings(core)
