@@ -28,7 +28,6 @@ DATA_FILENAME = "ShareGPT_V3_unfiltered_cleaned_split.json"
 HERE = Path(__file__).resolve().parent
 TRAIN_LABELS = HERE / "sharegpt_train.jsonl"
 
-PROFILES = LABELS  # a turn is labelled with a profile of the classifier, `general` included
 KINDS = ("new", "follow", "switch")
 HUMAN_ROLES = frozenset({"human", "user"})
 # Only a conversation's first 8 human turns are labelled.
@@ -144,7 +143,7 @@ def read_labels(jsonl_path: str | Path = TRAIN_LABELS) -> list[dict[str, Any]]:
         record = json.loads(line)
         turns = record["turns"]
         for k, turn in enumerate(turns):
-            if turn["i"] != k or turn["label"] not in PROFILES or turn["kind"] not in KINDS:
+            if turn["i"] != k or turn["label"] not in LABELS or turn["kind"] not in KINDS:
                 raise ValueError(f"{jsonl_path}:{n}: bad turn {turn}")
         if turns and turns[0]["kind"] != "new":
             raise ValueError(f"{jsonl_path}:{n}: the first turn's kind must be 'new'")
