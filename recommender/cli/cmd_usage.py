@@ -48,7 +48,8 @@ def usage_cmd() -> None:
 @json_option
 @host_option
 def stats_cmd(days: int | None, as_json: bool, host: str | None) -> None:
-    """Which profiles you use most: uses, share, last use, installed tiers, a bar chart.
+    """Which profiles you use most: uses, share, last use, installed tiers, a bar chart; and how many
+    conversations serve and `ask -c` routed, and how often one switched profile.
 
     \b
     Example:
